@@ -1,0 +1,68 @@
+#pragma once
+/// \file The request the engine hands to a handler and the response a handler gives back.
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace hs {
+
+/// One header field. Both views point into the connection's read buffer (see request).
+struct header {
+    std::string_view name;  ///< as sent; compare case-insensitively
+    std::string_view value; ///< leading and trailing whitespace removed (RFC 9112 §5.1)
+};
+
+/// ASCII case-insensitive equality, as field names and tokens need (RFC 9110 §5.1).
+bool iequals(std::string_view a, std::string_view b) noexcept;
+
+/// A parsed, framed request with its whole body.
+///
+/// Lifetime rule: every view points into the connection's read buffer. They stay valid until the
+/// handler's response is queued (the buffer is neither compacted nor grown while a request is in
+/// flight), but a handler that completes later must not touch them after the connection is gone:
+/// copy what an asynchronous operation needs before starting it.
+struct request {
+    std::string_view method;  ///< method token as sent (case-sensitive, RFC 9110 §9.1)
+    std::string_view target;  ///< request-target as sent
+    std::string_view path;    ///< path part of the target, not percent-decoded
+    std::string_view query;   ///< after the first '?', without it; empty when absent
+    int version_minor = 1;    ///< HTTP/1.<version_minor>; major is always 1
+    std::span<const header> headers;
+    std::string_view body;    ///< decoded body (chunked coding removed)
+    std::string_view peer;    ///< client address, for logs
+
+    /// The first field named \p name, if any.
+    std::optional<std::string_view> header_value(std::string_view name) const noexcept {
+        for (const header& h : headers) {
+            if (iequals(h.name, name)) {
+                return h.value;
+            }
+        }
+        return std::nullopt;
+    }
+};
+
+/// A response as a value. The serializer adds Date, Server, Content-Length and Connection.
+struct response {
+    int status = 200;
+    std::string content_type; ///< empty: no Content-Type (and normally no body)
+    std::string body;         ///< sent as is; for HEAD only its length is sent
+    std::vector<std::pair<std::string, std::string>> headers; ///< extra fields (Location, Allow)
+    bool close = false;       ///< close the connection after this response
+
+    response() = default;
+    response(int s, std::string type, std::string b)
+        : status(s), content_type(std::move(type)), body(std::move(b)) {}
+};
+
+/// An RFC 9457 problem response: `application/problem+json` with type, title, status, detail.
+response problem(int status, std::string_view detail);
+
+/// The reason phrase for \p status ("Not Found"), or "Unknown".
+std::string_view reason_phrase(int status) noexcept;
+
+} // namespace hs

@@ -1,0 +1,26 @@
+#pragma once
+/// \file The handlers behind the endpoint table (routes.cpp), one function each.
+#include "app/routes.hpp"
+
+namespace hs::app {
+
+response get_root(const request& rq, const path_params& p);
+response get_echo(const request& rq, const path_params& p);
+
+/// The /data handlers share the store and the JSON limits.
+class data_handlers {
+public:
+    data_handlers(store::document_store& s, const api_options& o) : store_(s), options_(o) {}
+
+    void create(const request& rq, const path_params& p, responder r) const;
+    void list(const request& rq, const path_params& p, responder r) const;
+    void get(const request& rq, const path_params& p, responder r) const;
+    void replace(const request& rq, const path_params& p, responder r) const;
+    void remove(const request& rq, const path_params& p, responder r) const;
+
+private:
+    store::document_store& store_;
+    api_options options_;
+};
+
+} // namespace hs::app

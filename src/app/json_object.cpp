@@ -1,0 +1,170 @@
+#include "app/json_object.hpp"
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+
+#include <vector>
+
+namespace hs::app {
+namespace {
+
+/// SAX handler: validates structure and remembers which top-level members are named "id".
+/// Values are not stored: the text is copied afterwards from the validated bytes.
+struct checker : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, checker> {
+    std::size_t max_depth = 0;
+    std::size_t depth = 0;
+    bool not_object = false;
+    bool too_deep = false;
+    std::vector<bool> member_is_id; // one per top-level member, in order
+
+    bool Default() {
+        if (depth == 0) {
+            not_object = true;
+            return false;
+        }
+        return true;
+    }
+    bool StartObject() { return enter(); }
+    bool EndObject(rapidjson::SizeType) {
+        --depth;
+        return true;
+    }
+    bool StartArray() {
+        if (depth == 0) {
+            not_object = true;
+            return false;
+        }
+        return enter();
+    }
+    bool EndArray(rapidjson::SizeType) {
+        --depth;
+        return true;
+    }
+    bool Key(const char* s, rapidjson::SizeType n, bool) {
+        if (depth == 1) {
+            member_is_id.push_back(n == 2 && s[0] == 'i' && s[1] == 'd');
+        }
+        return true;
+    }
+    bool enter() {
+        if (++depth > max_depth) {
+            too_deep = true;
+            return false;
+        }
+        return true;
+    }
+};
+
+bool is_ws(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+/// Walks validated JSON text of one object and appends its members, minified, skipping the
+/// members flagged in \p skip.
+void copy_members(std::string_view text, const std::vector<bool>& skip, std::string& out) {
+    std::size_t i = text.find('{') + 1;
+    std::size_t member = 0;
+    int depth = 0;
+    bool in_string = false;
+    bool escaped = false;
+    bool first = true;
+    bool copying = false;
+    bool expect_key = true;
+    for (; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (copying) {
+                out += c;
+            }
+            if (escaped) {
+                escaped = false;
+            } else if (c == '\\') {
+                escaped = true;
+            } else if (c == '"') {
+                in_string = false;
+            }
+            continue;
+        }
+        if (is_ws(c)) {
+            continue;
+        }
+        if (depth == 0 && (c == ',' || c == '}')) {
+            ++member;
+            copying = false;
+            expect_key = true;
+            if (c == '}') {
+                return;
+            }
+            continue;
+        }
+        if (depth == 0 && expect_key && c == '"') {
+            expect_key = false;
+            copying = !skip[member]; // start of a member's key
+            if (copying && !first) {
+                out += ',';
+            }
+            first = first && !copying;
+        }
+        if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            ++depth;
+        } else if (c == '}' || c == ']') {
+            --depth;
+        }
+        if (copying) {
+            out += c;
+        }
+    }
+}
+
+} // namespace
+
+json_error normalize_object(std::string_view body, const json_limits& limits, std::string& members) {
+    members.clear();
+    std::size_t start = 0;
+    while (start < body.size() && is_ws(body[start])) {
+        ++start;
+    }
+    if (start == body.size()) {
+        return {json_error::kind::empty, "the request body is empty; send a JSON object"};
+    }
+    checker h;
+    h.max_depth = limits.max_depth;
+    rapidjson::MemoryStream ms(body.data(), body.size());
+    rapidjson::Reader reader;
+    constexpr unsigned flags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag |
+                               rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseStopWhenDoneFlag;
+    const rapidjson::ParseResult ok = reader.Parse<flags>(ms, h);
+    if (h.not_object) {
+        return {json_error::kind::not_object, "the body must be a JSON object ({...})"};
+    }
+    if (h.too_deep) {
+        return {json_error::kind::too_deep, "the JSON nests deeper than " +
+                                                std::to_string(limits.max_depth) + " levels"};
+    }
+    if (ok.IsError()) {
+        return {json_error::kind::syntax, std::string("the body is not valid JSON: ") +
+                                              rapidjson::GetParseError_En(ok.Code()) +
+                                              " (at byte " + std::to_string(ok.Offset()) + ")"};
+    }
+    // kParseStopWhenDoneFlag stops after the root value; anything but whitespace after it
+    // (a NUL byte included, which a NUL-terminated reader would take for the end) is refused.
+    for (std::size_t i = ms.Tell(); i < body.size(); ++i) {
+        if (!is_ws(body[i])) {
+            return {json_error::kind::syntax, "the body is not valid JSON: unexpected bytes after "
+                                              "the object (at byte " + std::to_string(i) + ")"};
+        }
+    }
+    std::size_t ids = 0;
+    for (const bool is_id : h.member_is_id) {
+        ids += is_id ? 1 : 0;
+    }
+    if (ids > 1) {
+        return {json_error::kind::duplicate_id, "the object has more than one \"id\" member"};
+    }
+    members.reserve(body.size());
+    copy_members(body, h.member_is_id, members);
+    return {};
+}
+
+} // namespace hs::app

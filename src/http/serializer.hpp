@@ -1,0 +1,32 @@
+#pragma once
+/// \file Response -> bytes: status line, Date, Server, Content-Type, Content-Length, Connection.
+#include <string>
+#include <string_view>
+
+#include "hs/message.hpp"
+
+namespace hs::http {
+
+/// How the response is framed for the request that asked for it.
+struct response_framing {
+    bool head_request = false; ///< HEAD: send the GET headers without the body (RFC 9110 §9.3.2)
+    bool keep_alive = true;    ///< false: `Connection: close`
+    int version_minor = 1;     ///< 1.0 + keep_alive: `Connection: keep-alive`
+};
+
+/// True when \p status never has content: 1xx, 204, 304 (RFC 9110 §6.4.1).
+constexpr bool bodiless_status(int status) noexcept {
+    return status < 200 || status == 204 || status == 304;
+}
+
+/// True when the body must go on the wire after the head.
+constexpr bool sends_body(const response& r, const response_framing& f) noexcept {
+    return !f.head_request && !bodiless_status(r.status);
+}
+
+/// Appends the status line and header section of \p r to \p out. The response always says
+/// HTTP/1.1, the highest version we support (RFC 9110 §6.2), also to HTTP/1.0 clients.
+void serialize_head(std::string& out, const response& r, const response_framing& f,
+                    std::string_view date, std::string_view server);
+
+} // namespace hs::http

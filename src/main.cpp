@@ -1,0 +1,116 @@
+// http_server: the JSON API of API.md on the hs engine.
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include "app/routes.hpp"
+#include "hs/server.hpp"
+#include "log/async_sink.hpp"
+#include "store/memory_store.hpp"
+
+namespace {
+
+/// Raises the soft descriptor limit to the hard one, so --max-connections can be reached.
+void raise_fd_limit() {
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+std::chrono::milliseconds seconds(double s) {
+    return std::chrono::milliseconds(static_cast<long long>(s * 1000.0));
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    hs::server_options opts;
+    hs::app::api_options api;
+    std::string access_log = "-";
+    std::string log_format = "combined";
+    double header_timeout = 10, idle_timeout = 60, shutdown_timeout = 10;
+    int port = 8080;
+    if (const char* env = std::getenv("PORT"); env != nullptr && *env != '\0') {
+        port = std::atoi(env);
+    }
+
+    CLI::App cli{"http_server: an HTTP/1.1 server for a JSON document API"};
+    cli.set_version_flag("--version", std::string("http_server ") + HS_VERSION);
+    cli.add_option("PORT", port, "port to listen on (also --port, or the PORT environment variable)")
+        ->check(CLI::Range(0, 65535));
+    cli.add_option("-p,--port", port, "port to listen on; 0 picks a free one")
+        ->check(CLI::Range(0, 65535))->capture_default_str();
+    cli.add_option("-H,--host", opts.host, "address to listen on")->capture_default_str();
+    cli.add_option("-t,--threads", opts.threads, "worker threads, each with its own event loop (0: one per CPU)")
+        ->capture_default_str();
+    cli.add_option("--max-header-bytes", opts.limits.max_header_bytes, "request line + header section limit (431)")
+        ->check(CLI::Range(std::size_t{256}, std::size_t{1} << 24))->capture_default_str();
+    cli.add_option("--max-header-fields", opts.limits.max_header_fields, "header fields per request (431)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{10000}))->capture_default_str();
+    cli.add_option("--max-target-bytes", opts.limits.max_target_bytes, "request-target length (414)")
+        ->check(CLI::Range(std::size_t{16}, std::size_t{1} << 24))->capture_default_str();
+    cli.add_option("--max-body-bytes", opts.limits.max_body_bytes, "request body size (413)")
+        ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 31))->capture_default_str();
+    cli.add_option("--max-json-depth", api.json.max_depth, "nesting limit of a JSON body (400)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{10000}))->capture_default_str();
+    cli.add_option("--header-timeout", header_timeout, "seconds to receive a request head, and the longest body stall (408)")
+        ->check(CLI::PositiveNumber)->capture_default_str();
+    cli.add_option("--idle-timeout", idle_timeout, "seconds a keep-alive connection may sit idle")
+        ->check(CLI::PositiveNumber)->capture_default_str();
+    cli.add_option("--max-connections", opts.limits.max_connections, "open connections; past it new ones get 503 and are closed")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}))->capture_default_str();
+    cli.add_option("--shutdown-timeout", shutdown_timeout, "seconds to finish in-flight requests after SIGINT/SIGTERM")
+        ->check(CLI::NonNegativeNumber)->capture_default_str();
+    cli.add_option("--access-log", access_log, "access log file, '-' for standard output, 'off' for none")
+        ->capture_default_str();
+    cli.add_option("--access-log-format", log_format, "'combined' (nginx combined + seconds) or 'json'")
+        ->check(CLI::IsMember({"combined", "json"}))->capture_default_str();
+    try {
+        cli.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int rc = cli.exit(e);
+        return rc == 0 ? 0 : 2;
+    }
+    opts.port = static_cast<std::uint16_t>(port);
+    opts.limits.header_timeout = seconds(header_timeout);
+    opts.limits.idle_timeout = seconds(idle_timeout);
+    opts.shutdown_timeout = seconds(shutdown_timeout);
+    opts.log_format = log_format == "json" ? hs::access_log_format::json : hs::access_log_format::combined;
+
+    // Signals are taken by sigwait() on this thread only: block them before any thread starts.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+
+    try {
+        if (access_log != "off") {
+            opts.access_log = hs::log::async_sink::open(access_log);
+        }
+        hs::store::memory_store store;
+        hs::router routes;
+        hs::app::register_api(routes, store, api);
+        hs::server srv(opts, std::move(routes));
+        srv.start();
+        std::fprintf(stderr, "http_server listening on http://%s:%u/\n", opts.host.c_str(),
+                     static_cast<unsigned>(srv.port()));
+        int sig = 0;
+        sigwait(&stop_signals, &sig);
+        std::fprintf(stderr, "http_server: %s, draining\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        srv.stop();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "http_server: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

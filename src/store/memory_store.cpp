@@ -1,0 +1,116 @@
+#include "store/memory_store.hpp"
+
+#include <charconv>
+#include <mutex>
+
+namespace hs::store {
+
+std::string make_item(std::uint64_t id, std::string_view members) {
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, id).ptr;
+    std::string item;
+    item.reserve(8 + static_cast<std::size_t>(end - digits) + members.size());
+    item += R"({"id":)";
+    item.append(digits, end);
+    if (!members.empty()) {
+        item += ',';
+        item += members;
+    }
+    item += '}';
+    return item;
+}
+
+std::string* memory_store::find(std::uint64_t id) noexcept {
+    if (id == 0 || id > items_.size() || items_[id - 1].empty()) {
+        return nullptr;
+    }
+    return &items_[id - 1];
+}
+
+void memory_store::create(std::string members, item_callback done) {
+    item_result r;
+    {
+        std::unique_lock lock(mu_);
+        r.id = items_.size() + 1;
+        items_.push_back(make_item(r.id, members));
+        r.json = items_.back();
+        ++live_;
+        live_bytes_ += r.json.size();
+    }
+    done(std::move(r));
+}
+
+void memory_store::get(std::uint64_t id, item_callback done) {
+    item_result r;
+    r.id = id;
+    {
+        std::shared_lock lock(mu_);
+        if (const std::string* item = const_cast<memory_store*>(this)->find(id)) {
+            r.json = *item;
+        } else {
+            r.what = item_result::status::not_found;
+        }
+    }
+    done(std::move(r));
+}
+
+void memory_store::list(list_callback done) {
+    std::string out;
+    {
+        std::shared_lock lock(mu_);
+        out.reserve(live_bytes_ + live_ + 2);
+        out += '[';
+        for (const std::string& item : items_) {
+            if (!item.empty()) {
+                out += item;
+                out += ',';
+            }
+        }
+        if (out.back() == ',') {
+            out.back() = ']';
+        } else {
+            out += ']';
+        }
+    }
+    done(std::move(out));
+}
+
+void memory_store::replace(std::uint64_t id, std::string members, item_callback done) {
+    item_result r;
+    r.id = id;
+    std::string next = make_item(id, members); // built outside the lock
+    {
+        std::unique_lock lock(mu_);
+        if (std::string* item = find(id)) {
+            live_bytes_ = live_bytes_ - item->size() + next.size();
+            *item = next;
+            r.json = std::move(next);
+        } else {
+            r.what = item_result::status::not_found;
+        }
+    }
+    done(std::move(r));
+}
+
+void memory_store::remove(std::uint64_t id, item_callback done) {
+    item_result r;
+    r.id = id;
+    {
+        std::unique_lock lock(mu_);
+        if (std::string* item = find(id)) {
+            live_bytes_ -= item->size();
+            std::string().swap(*item);
+            --live_;
+        } else {
+            r.what = item_result::status::not_found;
+        }
+    }
+    done(std::move(r));
+}
+
+std::size_t memory_store::size() const {
+    std::shared_lock lock(mu_);
+    return live_;
+}
+
+} // namespace hs::store
