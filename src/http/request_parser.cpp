@@ -1,5 +1,6 @@
 #include "http/request_parser.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "http/chars.hpp"
@@ -172,6 +173,8 @@ void request_parser::reset() noexcept {
     start_ = 0;
     line_start_ = 0;
     lines_ = 0;
+    method_checked_ = 0;
+    method_done_ = false;
 }
 
 parse_result request_parser::too_large(std::size_t seen) const noexcept {
@@ -184,6 +187,28 @@ parse_result request_parser::too_large(std::size_t seen) const noexcept {
 
 parse_result request_parser::parse(std::string_view in, request_head& out) {
     const std::size_t limit = limits_->max_header_bytes;
+    // Reject a request line that cannot start with a method token as soon as its first bad byte
+    // arrives (a TLS handshake, binary garbage), rather than at the header timeout. Each byte is
+    // checked once; CR and LF are left to the line scan below (leading empty lines).
+    if (!method_done_) {
+        const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+        for (std::size_t i = std::max(method_checked_, start_); i < in.size(); ++i) {
+            const unsigned char c = p[i];
+            if (c == ' ' && i > start_) {
+                method_done_ = true;
+                break;
+            }
+            if ((c == '\r' || c == '\n') && i == start_) {
+                break;
+            }
+            if (!chars::tchar[c]) {
+                return parse_result::fail(classify_bad_char(c, i == start_ || c == ' ' || c == '\t'
+                                                                   ? parse_error::bad_request_line
+                                                                   : parse_error::bad_method));
+            }
+            method_checked_ = i + 1;
+        }
+    }
     std::size_t pos = scanned_;
     while (pos < in.size()) {
         const void* hit = std::memchr(in.data() + pos, '\n', in.size() - pos);

@@ -49,6 +49,9 @@ public:
     parse_result parse(std::string_view in, request_head& out);
     void reset() noexcept;
 
+    /// Bytes examined so far for the end of the head (for tests of the no-rescan rule).
+    std::size_t scanned() const noexcept { return scanned_; }
+
 private:
     parse_result too_large(std::size_t seen) const noexcept;
     parse_result parse_head(std::string_view head, request_head& out) const;
@@ -58,6 +61,8 @@ private:
     std::size_t start_ = 0;      ///< first byte of the request line (after leading CRLFs)
     std::size_t line_start_ = 0; ///< first byte of the line being scanned
     std::size_t lines_ = 0;      ///< complete non-empty lines so far
+    std::size_t method_checked_ = 0; ///< bytes of the method token validated so far
+    bool method_done_ = false;       ///< the space after the method was seen
 };
 
 /// Validates one header or trailer field line (without CRLF) and splits it.

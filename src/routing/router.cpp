@@ -122,22 +122,26 @@ router::match router::find(std::string_view method, std::string_view path,
     if (path.empty() || path.front() != '/') {
         return {match::kind::not_found, nullptr, {}};
     }
+    // Every segment counts, empty ones included: "/data/" is not "/data" (no silent aliasing).
     const node* n = root_.get();
-    std::string_view rest = path.substr(1);
-    while (n != nullptr && !rest.empty()) {
-        const std::string_view seg = next_segment(rest);
-        const node* next = nullptr;
-        for (const auto& [name, child] : n->literal) {
-            if (name == seg) {
-                next = child.get();
-                break;
+    if (path != "/") {
+        std::string_view rest = path.substr(1);
+        for (bool last = false; n != nullptr && !last;) {
+            last = rest.find('/') == std::string_view::npos;
+            const std::string_view seg = next_segment(rest);
+            const node* next = nullptr;
+            for (const auto& [name, child] : n->literal) {
+                if (name == seg) {
+                    next = child.get();
+                    break;
+                }
             }
+            if (next == nullptr && n->param && !seg.empty()) {
+                params.push(n->param_name, seg);
+                next = n->param.get();
+            }
+            n = next;
         }
-        if (next == nullptr && n->param && !seg.empty()) {
-            params.push(n->param_name, seg);
-            next = n->param.get();
-        }
-        n = next;
     }
     if (n == nullptr || n->methods.empty()) {
         return {match::kind::not_found, nullptr, {}};

@@ -38,6 +38,9 @@ void connection::on_events(std::uint32_t events) {
     if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) != 0) {
         readable_ = true;
     }
+    if ((events & (EPOLLRDHUP | EPOLLHUP)) != 0) {
+        peer_shut_ = true; // the FIN may have come with the data: a short read is not the end
+    }
     if ((events & EPOLLOUT) != 0) {
         writable_ = true;
         flush();
@@ -82,7 +85,7 @@ void connection::on_readable() {
         if (n > 0) {
             in.commit(static_cast<std::size_t>(n));
             // A short read drained the socket; edge-triggered epoll reports the next arrival.
-            readable_ = static_cast<std::size_t>(n) == space;
+            readable_ = peer_shut_ || static_cast<std::size_t>(n) == space;
             if (phase_ == phase::linger) {
                 continue;
             }

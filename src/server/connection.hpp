@@ -82,6 +82,7 @@ private:
     bool readable_ = false;
     bool writable_ = true;
     bool peer_eof_ = false;
+    bool peer_shut_ = false; ///< EPOLLRDHUP seen: read until 0 even after a short read
     bool draining_ = false;
     bool linger_after_write_ = false;
 

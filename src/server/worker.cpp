@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <ctime>
 
+#include "http/serializer.hpp"
 #include "net/listener.hpp"
 #include "server/connection.hpp"
 
@@ -15,11 +16,6 @@ constexpr std::uint64_t listener_tag = ~std::uint64_t{0};
 constexpr std::uint64_t wakeup_tag = listener_tag - 1;
 constexpr std::size_t max_pooled = 64;
 constexpr int accepts_per_wakeup = 64;
-constexpr std::string_view over_capacity =
-    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\n"
-    "Content-Length: 121\r\nConnection: close\r\nRetry-After: 1\r\n\r\n"
-    R"({"type":"about:blank","title":"Service Unavailable","status":503,"detail":"too many open connections; retry shortly"})";
-
 thread_local worker* current_worker = nullptr;
 
 
@@ -35,6 +31,13 @@ worker::worker(const shared_config& cfg, net::fd listener)
     : cfg_(cfg), listener_(std::move(listener)), now_ms_(monotonic_ms()), timers_(now_ms_) {
     poller_.add(listener_.get(), EPOLLIN, listener_tag);
     poller_.add(wakeup_.get(), EPOLLIN, wakeup_tag);
+    // Sent to connections past --max-connections: built once, written without a Date (it is
+    // not cached yet here, and RFC 9110 §6.6.1 lets a server without a clock omit it).
+    response busy = problem(503, "too many open connections; retry shortly");
+    busy.headers.emplace_back("Retry-After", "1");
+    http::serialize_head(over_capacity_, busy, {false, false, 1}, date_.get(std::time(nullptr)),
+                         cfg_.server_name);
+    over_capacity_ += busy.body;
 }
 
 worker::~worker() {
@@ -168,7 +171,7 @@ void worker::on_listener() noexcept {
         net::fd sock(c);
         if (cfg_.open_connections->fetch_add(1, std::memory_order_relaxed) >= cfg_.lim->max_connections) {
             cfg_.open_connections->fetch_sub(1, std::memory_order_relaxed);
-            ::send(sock.get(), over_capacity.data(), over_capacity.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            ::send(sock.get(), over_capacity_.data(), over_capacity_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
             continue; // closed by ~fd
         }
         std::uint32_t slot;
