@@ -1,14 +1,22 @@
 #pragma once
 /// \file How a handler delivers its response, now or after an asynchronous operation.
 #include <cstdint>
+#include <utility>
 
 #include "hs/message.hpp"
 
 namespace hs {
 
-namespace server_detail {
-class worker;
-}
+/// Where a responder's answer goes: implemented by the engine's event loop (one per worker).
+/// Handlers never see it; it keeps routing and handlers free of any link to the server layer.
+class response_sink {
+public:
+    /// Takes the answer for request (slot, generation), from any thread.
+    virtual void deliver(std::uint32_t slot, std::uint32_t generation, response&& r) noexcept = 0;
+
+protected:
+    ~response_sink() = default;
+};
 
 /// The one-shot channel back to the connection that sent a request.
 ///
@@ -19,7 +27,7 @@ class worker;
 class responder {
 public:
     responder() = default;
-    responder(server_detail::worker* w, std::uint32_t slot, std::uint32_t generation) noexcept
+    responder(response_sink* w, std::uint32_t slot, std::uint32_t generation) noexcept
         : worker_(w), slot_(slot), generation_(generation) {}
     responder(responder&& o) noexcept
         : worker_(o.worker_), slot_(o.slot_), generation_(o.generation_) {
@@ -40,15 +48,25 @@ public:
     ~responder() { abandon(); }
 
     /// Delivers the response. Calling it twice, or on a moved-from responder, does nothing.
-    void send(response r) noexcept;
+    void send(response r) noexcept {
+        if (worker_ != nullptr) {
+            response_sink* w = worker_;
+            worker_ = nullptr;
+            w->deliver(slot_, generation_, std::move(r));
+        }
+    }
 
     /// True until send() has been called or the responder moved from.
     bool pending() const noexcept { return worker_ != nullptr; }
 
 private:
-    void abandon() noexcept;
+    void abandon() noexcept {
+        if (worker_ != nullptr) {
+            send(problem(500, "the handler ended without a response"));
+        }
+    }
 
-    server_detail::worker* worker_ = nullptr;
+    response_sink* worker_ = nullptr;
     std::uint32_t slot_ = 0;
     std::uint32_t generation_ = 0;
 };

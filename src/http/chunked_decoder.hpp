@@ -21,6 +21,7 @@ public:
     enum class status { done, need_more, error };
 
     explicit chunked_decoder(const limits& l) noexcept : limits_(&l) {}
+    explicit chunked_decoder(const limits&&) = delete; ///< the limits must outlive the decoder
 
     /// \p region holds every byte received after the request head, the same prefix each call.
     status decode(std::span<char> region) noexcept;

@@ -45,6 +45,7 @@ struct parse_result {
 class request_parser {
 public:
     explicit request_parser(const limits& l) noexcept : limits_(&l) {}
+    explicit request_parser(const limits&&) = delete; ///< the limits must outlive the parser
 
     parse_result parse(std::string_view in, request_head& out);
     void reset() noexcept;

@@ -81,19 +81,4 @@ void server::stop() {
     }
 }
 
-void responder::send(response r) noexcept {
-    if (worker_ == nullptr) {
-        return;
-    }
-    server_detail::worker* w = worker_;
-    worker_ = nullptr;
-    w->deliver(slot_, generation_, std::move(r));
-}
-
-void responder::abandon() noexcept {
-    if (worker_ != nullptr) {
-        send(problem(500, "the handler ended without a response"));
-    }
-}
-
 } // namespace hs

@@ -36,7 +36,7 @@ struct shared_config {
 /// Monotonic milliseconds, the clock of every deadline.
 std::int64_t monotonic_ms() noexcept;
 
-class worker {
+class worker final : public response_sink {
 public:
     worker(const shared_config& cfg, net::fd listener);
     ~worker();
@@ -50,7 +50,7 @@ public:
     void request_shutdown(std::int64_t deadline_ms);
 
     /// The responder's way in, from any thread.
-    void deliver(std::uint32_t slot, std::uint32_t generation, response&& r) noexcept;
+    void deliver(std::uint32_t slot, std::uint32_t generation, response&& r) noexcept override;
 
     // ---- used by connections, on the loop thread ----
     const shared_config& config() const noexcept { return cfg_; }

@@ -11,7 +11,8 @@ using st = chunked_decoder::status;
 
 TEST(chunked_decoder, decodes_in_place) {
     std::string buf = "4\r\nWiki\r\n5;x=y\r\npedia\r\n0\r\nT: v\r\n\r\nNEXT";
-    chunked_decoder d(limits{});
+    const limits lim;
+    chunked_decoder d(lim);
     ASSERT_EQ(d.decode({buf.data(), buf.size()}), st::done);
     EXPECT_EQ(buf.substr(0, d.decoded_size()), "Wikipedia");
     EXPECT_EQ(buf.substr(d.consumed()), "NEXT");
@@ -19,7 +20,8 @@ TEST(chunked_decoder, decodes_in_place) {
 
 TEST(chunked_decoder, resumes_across_calls_and_compacts) {
     const std::string wire = "3\r\nabc\r\n3;e\r\ndef\r\n0\r\n\r\n";
-    chunked_decoder d(limits{});
+    const limits lim;
+    chunked_decoder d(lim);
     std::string buf;
     st s = st::need_more;
     for (const char c : wire) {
@@ -56,7 +58,8 @@ TEST(chunked_decoder, trailer_limits) {
 
 TEST(chunked_decoder, extension_length_is_bounded) {
     std::string buf = "1;" + std::string(5000, 'a') + "\r\nx\r\n0\r\n\r\n";
-    chunked_decoder d(limits{});
+    const limits lim;
+    chunked_decoder d(lim);
     EXPECT_EQ(d.decode({buf.data(), buf.size()}), st::error);
     EXPECT_EQ(d.error(), parse_error::bad_chunk_extension);
 }
@@ -64,7 +67,8 @@ TEST(chunked_decoder, extension_length_is_bounded) {
 TEST(chunked_decoder, rejects_malformed_sizes) {
     for (const std::string bad : {"\r\n", "g\r\n", "-1\r\n", "1\rx", "1 x\r\n", "12345678901234567\r\n"}) {
         std::string buf = bad;
-        chunked_decoder d(limits{});
+        const limits lim;
+    chunked_decoder d(lim);
         EXPECT_EQ(d.decode({buf.data(), buf.size()}), st::error) << bad;
     }
 }

@@ -32,7 +32,8 @@ TEST(request_parser, parses_line_and_fields_as_views) {
 
 TEST(request_parser, needs_more_until_the_empty_line) {
     const std::string in = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
-    request_parser p(limits{});
+    const limits lim;
+    request_parser p(lim);
     request_head h;
     for (std::size_t k = 0; k < in.size(); ++k) {
         EXPECT_EQ(p.parse(std::string_view(in).substr(0, k), h).what, parse_result::kind::need_more) << k;
@@ -123,7 +124,8 @@ TEST(request_parser, rebase_moves_views_with_the_buffer) {
 
 TEST(request_parser, reset_parses_the_next_request) {
     const std::string in = "GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n";
-    request_parser p(limits{});
+    const limits lim;
+    request_parser p(lim);
     request_head h;
     const auto r1 = p.parse(in, h);
     ASSERT_EQ(r1.what, parse_result::kind::complete);
