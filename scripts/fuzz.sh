@@ -15,6 +15,8 @@ for target in request_fuzzer router_fuzzer; do
     echo "--- $target: ${seconds}s"
     dict=()
     [[ $target == request_fuzzer ]] && dict=(-dict="$root/tests/fuzz/http.dict")
+    mkdir -p "$build/artifacts"
     (cd "$work" && "$build/tests/fuzz/$target" "$work/$target" "${dict[@]}" -max_total_time="$seconds" \
+        -artifact_prefix="$build/artifacts/$target-" \
         -max_len=8192 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 2>&1 | tail -n 15)
 done

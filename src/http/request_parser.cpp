@@ -185,44 +185,73 @@ parse_result request_parser::too_large(std::size_t seen) const noexcept {
     return parse_result::fail(parse_error::header_too_large);
 }
 
-parse_result request_parser::parse(std::string_view in, request_head& out) {
+parse_result request_parser::check_request_start(std::string_view in) noexcept {
+    // Leading empty lines are skipped (RFC 9112 §2.2); then the method token is validated as its
+    // bytes arrive, so a TLS handshake or binary garbage is refused at its first bad byte rather
+    // than at the header timeout. Each byte is looked at once. The check stops where the line
+    // scan's size errors begin (the limits below), so any split of the input gives one outcome.
+    const auto* p = reinterpret_cast<const unsigned char*>(in.data());
     const std::size_t limit = limits_->max_header_bytes;
-    // Reject a request line that cannot start with a method token as soon as its first bad byte
-    // arrives (a TLS handshake, binary garbage), rather than at the header timeout. Each byte is
-    // checked once; CR and LF are left to the line scan below (leading empty lines).
-    if (!method_done_) {
-        const auto* p = reinterpret_cast<const unsigned char*>(in.data());
-        for (std::size_t i = std::max(method_checked_, start_); i < in.size(); ++i) {
+    while (!method_done_) {
+        if (method_checked_ <= start_ && start_ < in.size() && (p[start_] == '\r' || p[start_] == '\n')) {
+            if (p[start_] == '\n') {
+                return parse_result::fail(parse_error::bare_lf);
+            }
+            if (start_ + 1 == in.size()) {
+                return parse_result::more();
+            }
+            if (p[start_ + 1] != '\n') {
+                return parse_result::fail(parse_error::bare_cr);
+            }
+            start_ += 2;
+            line_start_ = start_;
+            scanned_ = std::max(scanned_, start_);
+            method_checked_ = start_;
+            continue;
+        }
+        const std::size_t end =
+            std::min({in.size(), limit, start_ + limits_->max_target_bytes + request_line_slack});
+        std::size_t i = std::max(method_checked_, start_);
+        for (; i < end; ++i) {
             const unsigned char c = p[i];
             if (c == ' ' && i > start_) {
                 method_done_ = true;
                 break;
             }
-            if ((c == '\r' || c == '\n') && i == start_) {
-                break;
-            }
             if (!chars::tchar[c]) {
-                return parse_result::fail(classify_bad_char(c, i == start_ || c == ' ' || c == '\t'
-                                                                   ? parse_error::bad_request_line
-                                                                   : parse_error::bad_method));
+                const bool method_char = i > start_ && c != '\t';
+                return parse_result::fail(
+                    classify_bad_char(c, method_char ? parse_error::bad_method : parse_error::bad_request_line));
             }
-            method_checked_ = i + 1;
         }
+        method_checked_ = i;
+        break;
     }
+    return parse_result::more();
+}
+
+parse_result request_parser::parse(std::string_view in, request_head& out) {
+    const std::size_t limit = limits_->max_header_bytes;
+    if (const parse_result r = check_request_start(in); r.what == parse_result::kind::error) {
+        return r;
+    }
+    // Size limits are judged where a byte-by-byte reader would give up, so that the outcome never
+    // depends on how the input was split: the head may not pass `limit` bytes, and the request
+    // line may not pass `first_line_cap` before its LF.
+    const std::size_t first_line_cap = start_ + limits_->max_target_bytes + request_line_slack;
+    const std::size_t give_up = lines_ == 0 ? std::min(limit, first_line_cap) : limit;
     std::size_t pos = scanned_;
     while (pos < in.size()) {
         const void* hit = std::memchr(in.data() + pos, '\n', in.size() - pos);
+        const std::size_t nl =
+            hit == nullptr ? in.size() : static_cast<std::size_t>(static_cast<const char*>(hit) - in.data());
+        const std::size_t cap = lines_ == 0 ? give_up : limit;
+        if (nl >= cap && (hit != nullptr || in.size() > cap)) {
+            return too_large(cap + 1);
+        }
         if (hit == nullptr) {
             scanned_ = in.size();
-            if (in.size() > limit ||
-                (lines_ == 0 && in.size() - start_ > limits_->max_target_bytes + request_line_slack)) {
-                return too_large(in.size());
-            }
             return parse_result::more();
-        }
-        const std::size_t nl = static_cast<std::size_t>(static_cast<const char*>(hit) - in.data());
-        if (nl + 1 > limit) {
-            return too_large(nl + 1);
         }
         if (nl == 0 || in[nl - 1] != '\r' || nl - 1 < line_start_) {
             return parse_result::fail(parse_error::bare_lf);
@@ -234,10 +263,6 @@ parse_result request_parser::parse(std::string_view in, request_head& out) {
             if (++lines_ > limits_->max_header_fields + 1) {
                 return parse_result::fail(parse_error::too_many_fields);
             }
-            continue;
-        }
-        if (lines_ == 0) {
-            start_ = line_start_; // empty line before the request line: ignored (RFC 9112 §2.2)
             continue;
         }
         scanned_ = pos;

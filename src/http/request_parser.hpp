@@ -55,6 +55,7 @@ public:
 
 private:
     parse_result too_large(std::size_t seen) const noexcept;
+    parse_result check_request_start(std::string_view in) noexcept;
     parse_result parse_head(std::string_view head, request_head& out) const;
 
     const limits* limits_;
