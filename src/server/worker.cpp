@@ -16,6 +16,8 @@ constexpr std::uint64_t listener_tag = ~std::uint64_t{0};
 constexpr std::uint64_t wakeup_tag = listener_tag - 1;
 constexpr std::size_t max_pooled = 64;
 constexpr int accepts_per_wakeup = 64;
+constexpr std::size_t log_batch_bytes = 32 * 1024;
+constexpr std::int64_t log_batch_ms = 100;
 thread_local worker* current_worker = nullptr;
 
 
@@ -218,7 +220,7 @@ void worker::run() {
             break;
         }
         int timeout = timers_.next_timeout_ms(now_ms_);
-        if (accept_paused_until_ != 0 || draining_) {
+        if (accept_paused_until_ != 0 || draining_ || !log_buf_.empty()) {
             timeout = timeout < 0 ? 100 : std::min(timeout, 100);
         }
         const auto events = poller_.wait(timeout);
@@ -256,9 +258,14 @@ void worker::run() {
             cfg_.open_connections->fetch_sub(1, std::memory_order_relaxed);
         }
         retired_.clear();
-        if (!log_buf_.empty()) {
+        // Hand log lines over in batches (as nginx's `buffer=`/`flush=`): one wake-up of the
+        // writer per 32 KiB or 100 ms, not one per loop iteration.
+        if (!log_buf_.empty() &&
+            (log_buf_.size() >= log_batch_bytes || now_ms_ - log_submitted_ms_ >= log_batch_ms)) {
             cfg_.log->submit(std::move(log_buf_));
             log_buf_ = std::string();
+            log_buf_.reserve(log_batch_bytes + 1024);
+            log_submitted_ms_ = now_ms_;
         }
     }
     // Past the deadline: close whatever is left (each close retires its slot).

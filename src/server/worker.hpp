@@ -95,6 +95,7 @@ private:
     std::vector<std::unique_ptr<read_state>> read_pool_;
     std::vector<std::string> output_pool_;
     std::string log_buf_;
+    std::int64_t log_submitted_ms_ = 0;
     std::string over_capacity_; ///< the whole 503 response for connections past the cap
 
     // dispatch in progress (loop thread only)
