@@ -65,8 +65,6 @@ int accept_connection(int listener, std::string& peer) noexcept {
     if (c < 0) {
         return -1;
     }
-    const int one = 1;
-    ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     char text[INET6_ADDRSTRLEN] = "-";
     if (ss.ss_family == AF_INET) {
         ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, text, sizeof text);
@@ -75,6 +73,11 @@ int accept_connection(int listener, std::string& peer) noexcept {
     }
     peer.assign(text);
     return c;
+}
+
+void set_nodelay(int sock) noexcept {
+    const int one = 1;
+    ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
 } // namespace hs::net

@@ -15,7 +15,10 @@ fd open_listener(const std::string& host, std::uint16_t port, bool reuse_port, i
 /// The port a bound socket got (for port 0).
 std::uint16_t local_port(int sock);
 
-/// Accepts one connection, non-blocking and close-on-exec, with TCP_NODELAY set. Returns -1
+/// Disables Nagle's algorithm: a response never waits for the ACK of the previous one.
+void set_nodelay(int sock) noexcept;
+
+/// Accepts one connection, non-blocking and close-on-exec. Returns -1
 /// with errno set when none is ready (EAGAIN) or on error. \p peer receives the address text.
 int accept_connection(int listener, std::string& peer) noexcept;
 

@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "http/serializer.hpp"
+#include "net/listener.hpp"
 #include "server/worker.hpp"
 
 namespace hs::server_detail {
@@ -240,6 +241,12 @@ void connection::finish(response&& r) {
     const http::request_head& h = rs_->head;
     const bool head_request = h.method == "HEAD";
     const bool keep_alive = plan_.keep_alive && !r.close && !draining_;
+    if (keep_alive && !nodelay_) {
+        // Only a connection that stays open can have a response wait behind an unacknowledged
+        // one (Nagle): one setsockopt per keep-alive connection, none for one-shot ones.
+        net::set_nodelay(sock_.get());
+        nodelay_ = true;
+    }
     write_response(r, head_request, keep_alive);
     log_request(r.status, http::sends_body(r, {head_request, keep_alive, 1}) ? r.body.size() : 0);
     rs_->in.consume(request_len_);

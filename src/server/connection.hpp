@@ -85,6 +85,7 @@ private:
     bool peer_shut_ = false; ///< EPOLLRDHUP seen: read until 0 even after a short read
     bool draining_ = false;
     bool linger_after_write_ = false;
+    bool nodelay_ = false; ///< TCP_NODELAY set (on the first keep-alive response, as nginx does)
 
     std::unique_ptr<read_state> rs_;
     http::request_parser parser_;

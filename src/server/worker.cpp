@@ -188,8 +188,14 @@ void worker::on_listener() noexcept {
         try {
             const int raw = sock.get();
             slots_[slot] = std::make_unique<connection>(*this, std::move(sock), std::move(peer), slot);
-            poller_.add(raw, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, std::uint64_t{slot});
             ++live_;
+            // The request is usually there already: serve it before registering, and a one-shot
+            // connection (Connection: close, HTTP/1.0) never costs an epoll_ctl.
+            connection& conn = *slots_[slot];
+            conn.on_events(EPOLLIN);
+            if (!conn.closed()) {
+                poller_.add(raw, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, std::uint64_t{slot});
+            }
         } catch (...) {
             slots_[slot].reset();
             free_slots_.push_back(slot);

@@ -20,7 +20,7 @@ std::string make_item(std::uint64_t id, std::string_view members) {
     return item;
 }
 
-std::string* memory_store::find(std::uint64_t id) noexcept {
+const std::string* memory_store::find(std::uint64_t id) const noexcept {
     if (id == 0 || id > items_.size() || items_[id - 1].empty()) {
         return nullptr;
     }
@@ -45,7 +45,7 @@ void memory_store::get(std::uint64_t id, item_callback done) {
     r.id = id;
     {
         std::shared_lock lock(mu_);
-        if (const std::string* item = const_cast<memory_store*>(this)->find(id)) {
+        if (const std::string* item = std::as_const(*this).find(id)) {
             r.json = *item;
         } else {
             r.what = item_result::status::not_found;

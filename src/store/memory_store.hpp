@@ -2,6 +2,7 @@
 /// \file The in-memory document store: completes every operation before returning.
 #include <deque>
 #include <shared_mutex>
+#include <utility>
 
 #include "store/document_store.hpp"
 
@@ -21,7 +22,10 @@ public:
     std::size_t size() const;
 
 private:
-    std::string* find(std::uint64_t id) noexcept;
+    const std::string* find(std::uint64_t id) const noexcept;
+    std::string* find(std::uint64_t id) noexcept {
+        return const_cast<std::string*>(std::as_const(*this).find(id));
+    }
 
     mutable std::shared_mutex mu_;
     std::deque<std::string> items_;
