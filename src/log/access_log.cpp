@@ -1,7 +1,7 @@
 #include "hs/access_log.hpp"
 
-#include <fmt/format.h>
-
+#include <algorithm>
+#include <charconv>
 #include <ctime>
 
 namespace hs {
@@ -67,6 +67,20 @@ const time_cache& times_for(std::chrono::system_clock::time_point tp) {
     return cache;
 }
 
+void append_uint(std::string& out, std::uint64_t v) {
+    char buf[24];
+    out.append(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+}
+
+/// Appends \p thousandths as a decimal with three places ("0.002", "12.345").
+void append_milli(std::string& out, std::uint64_t thousandths) {
+    append_uint(out, thousandths / 1000);
+    const auto frac = static_cast<unsigned>(thousandths % 1000);
+    const char digits[4] = {'.', static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
+                            static_cast<char>('0' + frac % 10)};
+    out.append(digits, 4);
+}
+
 std::string_view protocol(int minor) {
     return minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
 }
@@ -75,7 +89,7 @@ std::string_view protocol(int minor) {
 
 void format_access_line(std::string& out, const access_record& r, access_log_format f) {
     const time_cache& t = times_for(r.time);
-    const double seconds = std::chrono::duration<double>(r.duration).count();
+    const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(r.duration.count(), 0));
     const bool has_line = r.version_minor >= 0 && !r.method.empty();
     if (f == access_log_format::combined) {
         out += r.peer.empty() ? std::string_view("-") : r.peer;
@@ -91,11 +105,17 @@ void format_access_line(std::string& out, const access_record& r, access_log_for
         } else {
             out += '-';
         }
-        fmt::format_to(std::back_inserter(out), "\" {} {} \"", r.status, r.body_bytes);
+        out += "\" ";
+        append_uint(out, static_cast<std::uint64_t>(r.status));
+        out += ' ';
+        append_uint(out, r.body_bytes);
+        out += " \"";
         append_nginx_escaped(out, r.referer);
         out += "\" \"";
         append_nginx_escaped(out, r.user_agent);
-        fmt::format_to(std::back_inserter(out), "\" {:.3f}\n", seconds);
+        out += "\" ";
+        append_milli(out, (ns + 500'000) / 1'000'000); // seconds, rounded to the millisecond
+        out += '\n';
         return;
     }
     out += R"({"time":")";
@@ -108,8 +128,13 @@ void format_access_line(std::string& out, const access_record& r, access_log_for
     append_json_string(out, has_line ? r.target : std::string_view{});
     out += R"(,"protocol":)";
     append_json_string(out, has_line ? protocol(r.version_minor) : std::string_view{});
-    fmt::format_to(std::back_inserter(out), R"(,"status":{},"bytes":{},"duration_ms":{:.3f},"referer":)",
-                   r.status, r.body_bytes, seconds * 1000.0);
+    out += R"(,"status":)";
+    append_uint(out, static_cast<std::uint64_t>(r.status));
+    out += R"(,"bytes":)";
+    append_uint(out, r.body_bytes);
+    out += R"(,"duration_ms":)";
+    append_milli(out, (ns + 500) / 1000); // milliseconds, rounded to the microsecond
+    out += R"(,"referer":)";
     append_json_string(out, r.referer);
     out += R"(,"user_agent":)";
     append_json_string(out, r.user_agent);
