@@ -42,13 +42,7 @@ TEST_P(protocol_fixture, status_and_connection) {
 }
 
 std::string fixture_name(const ::testing::TestParamInfo<fixture>& info) {
-    std::string n = info.param.file.substr(0, info.param.file.find('.')) + "_" + info.param.name;
-    for (char& ch : n) {
-        if (!std::isalnum(static_cast<unsigned char>(ch))) {
-            ch = '_';
-        }
-    }
-    return n + "_" + std::to_string(info.index);
+    return fixture_test_name(info.param, info.index);
 }
 INSTANTIATE_TEST_SUITE_P(requests, protocol_fixture, ::testing::ValuesIn(load_fixtures()), fixture_name);
 

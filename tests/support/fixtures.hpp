@@ -13,6 +13,7 @@
 // Inside the block, line breaks of the file are ignored and \r \n \t \0 \\ \xHH are escapes, so
 // every byte is visible and long requests can be wrapped.
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <ostream>
 #include <fstream>
@@ -35,6 +36,17 @@ struct fixture {
 
 /// gtest prints parameters; show the fixture's name, not its bytes.
 inline void PrintTo(const fixture& f, std::ostream* os) { *os << f.file << ": " << f.name; }
+
+/// A gtest-safe name for a fixture: file stem + name + index, alphanumerics and '_' only.
+inline std::string fixture_test_name(const fixture& f, std::size_t index) {
+    std::string n = f.file.substr(0, f.file.find('.')) + "_" + f.name;
+    for (char& c : n) {
+        if (!std::isalnum(static_cast<unsigned char>(c))) {
+            c = '_';
+        }
+    }
+    return n + "_" + std::to_string(index);
+}
 
 inline std::string unescape(const std::string& s) {
     std::string out;

@@ -86,13 +86,7 @@ TEST_P(fixture_test, head_parser_never_reads_past_input) {
 }
 
 std::string name_of(const ::testing::TestParamInfo<fixture>& info) {
-    std::string n = info.param.file.substr(0, info.param.file.find('.')) + "_" + info.param.name;
-    for (char& c : n) {
-        if (!std::isalnum(static_cast<unsigned char>(c))) {
-            c = '_';
-        }
-    }
-    return n + "_" + std::to_string(info.index);
+    return fixture_test_name(info.param, info.index);
 }
 
 INSTANTIATE_TEST_SUITE_P(requests, fixture_test, ::testing::ValuesIn(load_fixtures()), name_of);
