@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -38,7 +39,12 @@ int main(int argc, char** argv) {
     double header_timeout = 10, idle_timeout = 60, shutdown_timeout = 10;
     int port = 8080;
     if (const char* env = std::getenv("PORT"); env != nullptr && *env != '\0') {
-        port = std::atoi(env);
+        const std::string_view text(env);
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+        if (ec != std::errc() || end != text.data() + text.size() || port < 0 || port > 65535) {
+            std::fprintf(stderr, "http_server: the PORT environment variable '%s' is not a port (0-65535)\n", env);
+            return 2;
+        }
     }
 
     CLI::App cli{"http_server: an HTTP/1.1 server for a JSON document API"};
