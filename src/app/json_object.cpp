@@ -65,23 +65,35 @@ void copy_members(std::string_view text, const std::vector<bool>& skip, std::str
     std::size_t member = 0;
     int depth = 0;
     bool in_string = false;
-    bool escaped = false;
     bool first = true;
     bool copying = false;
     bool expect_key = true;
     for (; i < text.size(); ++i) {
         const char c = text[i];
         if (in_string) {
+            // The text is valid JSON: copy up to the next quote or backslash in one go.
+            std::size_t j = i;
+            while (j < text.size() && text[j] != '"' && text[j] != '\\') {
+                ++j;
+            }
             if (copying) {
-                out += c;
+                out.append(text.data() + i, j - i);
             }
-            if (escaped) {
-                escaped = false;
-            } else if (c == '\\') {
-                escaped = true;
-            } else if (c == '"') {
-                in_string = false;
+            i = j;
+            if (i == text.size()) {
+                return;
             }
+            if (text[i] == '\\') { // an escape: its next byte is never the closing quote
+                if (copying) {
+                    out.append(text.data() + i, 2);
+                }
+                ++i;
+                continue;
+            }
+            if (copying) {
+                out += '"';
+            }
+            in_string = false;
             continue;
         }
         if (is_ws(c)) {
