@@ -10,7 +10,7 @@ set xtics rotate by -30
 set grid ytics
 set key top left
 set title "requests per second (higher is better)"
-set format y "%.0s%c"
+set format y "%.1s%c"
 plot datafile using 2:xtic(1) title "http\\_server" lc rgb "#2a7ab9", '' using 3 title "nginx" lc rgb "#999999"
 set title "server CPU per response, µs (lower is better)"
 set format y "%.1f"
