@@ -42,42 +42,65 @@ int main(int argc, char** argv) {
         const std::string_view text(env);
         const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
         if (ec != std::errc() || end != text.data() + text.size() || port < 0 || port > 65535) {
-            std::fprintf(stderr, "http_server: the PORT environment variable '%s' is not a port (0-65535)\n", env);
+            std::fprintf(
+                stderr, "http_server: the PORT environment variable '%s' is not a port (0-65535)\n",
+                env);
             return 2;
         }
     }
 
     CLI::App cli{"http_server: an HTTP/1.1 server for a JSON document API"};
     cli.set_version_flag("--version", std::string("http_server ") + HS_VERSION);
-    cli.add_option("PORT", port, "port to listen on (also --port, or the PORT environment variable)")
+    cli.add_option("PORT", port,
+                   "port to listen on (also --port, or the PORT environment variable)")
         ->check(CLI::Range(0, 65535));
     cli.add_option("-p,--port", port, "port to listen on; 0 picks a free one")
-        ->check(CLI::Range(0, 65535))->capture_default_str();
+        ->check(CLI::Range(0, 65535))
+        ->capture_default_str();
     cli.add_option("-H,--host", opts.host, "address to listen on")->capture_default_str();
-    cli.add_option("-t,--threads", opts.threads, "worker threads, each with its own event loop (0: one per CPU)")
+    cli.add_option("-t,--threads", opts.threads,
+                   "worker threads, each with its own event loop (0: one per CPU)")
         ->capture_default_str();
-    cli.add_option("--max-header-bytes", opts.limits.max_header_bytes, "request line + header section limit (431)")
-        ->check(CLI::Range(std::size_t{256}, std::size_t{1} << 24))->capture_default_str();
-    cli.add_option("--max-header-fields", opts.limits.max_header_fields, "header fields per request (431)")
-        ->check(CLI::Range(std::size_t{1}, std::size_t{10000}))->capture_default_str();
-    cli.add_option("--max-target-bytes", opts.limits.max_target_bytes, "request-target length (414)")
-        ->check(CLI::Range(std::size_t{16}, std::size_t{1} << 24))->capture_default_str();
+    cli.add_option("--max-header-bytes", opts.limits.max_header_bytes,
+                   "request line + header section limit (431)")
+        ->check(CLI::Range(std::size_t{256}, std::size_t{1} << 24))
+        ->capture_default_str();
+    cli.add_option("--max-header-fields", opts.limits.max_header_fields,
+                   "header fields per request (431)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{10000}))
+        ->capture_default_str();
+    cli.add_option("--max-target-bytes", opts.limits.max_target_bytes,
+                   "request-target length (414)")
+        ->check(CLI::Range(std::size_t{16}, std::size_t{1} << 24))
+        ->capture_default_str();
     cli.add_option("--max-body-bytes", opts.limits.max_body_bytes, "request body size (413)")
-        ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 31))->capture_default_str();
-    cli.add_option("--max-json-depth", api.json.max_depth, "nesting limit of a JSON body (400)")
-        ->check(CLI::Range(std::size_t{1}, std::size_t{10000}))->capture_default_str();
-    cli.add_option("--header-timeout", header_timeout, "seconds to receive a request head, and the longest body stall (408)")
-        ->check(CLI::PositiveNumber)->capture_default_str();
-    cli.add_option("--idle-timeout", idle_timeout, "seconds a keep-alive connection may sit idle")
-        ->check(CLI::PositiveNumber)->capture_default_str();
-    cli.add_option("--max-connections", opts.limits.max_connections, "open connections; past it new ones get 503 and are closed")
-        ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}))->capture_default_str();
-    cli.add_option("--shutdown-timeout", shutdown_timeout, "seconds to finish in-flight requests after SIGINT/SIGTERM")
-        ->check(CLI::NonNegativeNumber)->capture_default_str();
-    cli.add_option("--access-log", access_log, "access log file, '-' for standard output, 'off' for none")
+        ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 31))
         ->capture_default_str();
-    cli.add_option("--access-log-format", log_format, "'combined' (nginx combined + seconds) or 'json'")
-        ->check(CLI::IsMember({"combined", "json"}))->capture_default_str();
+    cli.add_option("--max-json-depth", api.json.max_depth, "nesting limit of a JSON body (400)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{10000}))
+        ->capture_default_str();
+    cli.add_option("--header-timeout", header_timeout,
+                   "seconds to receive a request head, and the longest body stall (408)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    cli.add_option("--idle-timeout", idle_timeout, "seconds a keep-alive connection may sit idle")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    cli.add_option("--max-connections", opts.limits.max_connections,
+                   "open connections; past it new ones get 503 and are closed")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}))
+        ->capture_default_str();
+    cli.add_option("--shutdown-timeout", shutdown_timeout,
+                   "seconds to finish in-flight requests after SIGINT/SIGTERM")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    cli.add_option("--access-log", access_log,
+                   "access log file, '-' for standard output, 'off' for none")
+        ->capture_default_str();
+    cli.add_option("--access-log-format", log_format,
+                   "'combined' (nginx combined + seconds) or 'json'")
+        ->check(CLI::IsMember({"combined", "json"}))
+        ->capture_default_str();
     try {
         cli.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -88,7 +111,8 @@ int main(int argc, char** argv) {
     opts.limits.header_timeout = seconds(header_timeout);
     opts.limits.idle_timeout = seconds(idle_timeout);
     opts.shutdown_timeout = seconds(shutdown_timeout);
-    opts.log_format = log_format == "json" ? hs::access_log_format::json : hs::access_log_format::combined;
+    opts.log_format =
+        log_format == "json" ? hs::access_log_format::json : hs::access_log_format::combined;
 
     // Signals are taken by sigwait() on this thread only: block them before any thread starts.
     sigset_t stop_signals;

@@ -13,7 +13,8 @@
 namespace {
 
 std::string body_of(std::size_t size) {
-    std::string s = R"({"name":"widget","price":12.5,"tags":["a","b"],"nested":{"ok":true,"n":null},"items":[)";
+    std::string s =
+        R"({"name":"widget","price":12.5,"tags":["a","b"],"nested":{"ok":true,"n":null},"items":[)";
     int i = 0;
     while (s.size() + 40 < size) {
         s += (i ? "," : "");
@@ -51,7 +52,8 @@ void BM_rapidjson_sax_validate(benchmark::State& state) {
         rapidjson::BaseReaderHandler<> h;
         rapidjson::Reader reader;
         rapidjson::MemoryStream ms(body.data(), body.size());
-        constexpr unsigned flags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag |
+        constexpr unsigned flags = rapidjson::kParseValidateEncodingFlag |
+                                   rapidjson::kParseIterativeFlag |
                                    rapidjson::kParseNumbersAsStringsFlag;
         auto r = reader.Parse<flags>(ms, h);
         benchmark::DoNotOptimize(r);

@@ -13,12 +13,14 @@ const std::string browser =
     "GET /data/12345?fields=name,age&sort=desc HTTP/1.1\r\n"
     "Host: www.example.com:8080\r\n"
     "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0\r\n"
-    "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8\r\n"
+    "Accept: "
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8\r\n"
     "Accept-Language: en-US,en;q=0.5\r\n"
     "Accept-Encoding: gzip, deflate, br\r\n"
     "Referer: https://www.example.com/index.html\r\n"
     "Connection: keep-alive\r\n"
-    "Cookie: session=4f6a1c2d9e8b7a6f5e4d3c2b1a0f9e8d; theme=dark; lang=en; tracking=abcdef0123456789\r\n"
+    "Cookie: session=4f6a1c2d9e8b7a6f5e4d3c2b1a0f9e8d; theme=dark; lang=en; "
+    "tracking=abcdef0123456789\r\n"
     "Upgrade-Insecure-Requests: 1\r\n"
     "Sec-Fetch-Dest: document\r\n"
     "Sec-Fetch-Mode: navigate\r\n"
@@ -42,8 +44,12 @@ void parse(benchmark::State& state, const std::string& req) {
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
 
-void BM_parse_minimal(benchmark::State& s) { parse(s, minimal); }
-void BM_parse_browser_15_headers(benchmark::State& s) { parse(s, browser); }
+void BM_parse_minimal(benchmark::State& s) {
+    parse(s, minimal);
+}
+void BM_parse_browser_15_headers(benchmark::State& s) {
+    parse(s, browser);
+}
 BENCHMARK(BM_parse_minimal);
 BENCHMARK(BM_parse_browser_15_headers);
 

@@ -14,8 +14,9 @@ hs::store::memory_store& filled(std::size_t n) {
     if (!s) {
         s = std::make_unique<hs::store::memory_store>();
         for (std::size_t i = 0; i < n; ++i) {
-            s->create(R"("name":"item","value":12345,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")",
-                      [](hs::store::item_result) {});
+            s->create(
+                R"("name":"item","value":12345,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")",
+                [](hs::store::item_result) {});
         }
     }
     return *s;
@@ -27,7 +28,8 @@ void BM_get(benchmark::State& state) {
     const auto n = static_cast<std::uint64_t>(state.range(0));
     for (auto _ : state) {
         id = id * 6364136223846793005ULL + 1442695040888963407ULL;
-        s.get(id % n + 1, [](hs::store::item_result r) { benchmark::DoNotOptimize(r.json.data()); });
+        s.get(id % n + 1,
+              [](hs::store::item_result r) { benchmark::DoNotOptimize(r.json.data()); });
     }
 }
 BENCHMARK(BM_get)->Arg(1000)->Arg(1000000);
@@ -35,7 +37,8 @@ BENCHMARK(BM_get)->Arg(1000)->Arg(1000000);
 void BM_create(benchmark::State& state) {
     hs::store::memory_store s;
     for (auto _ : state) {
-        s.create(R"("name":"item","value":12345)", [](hs::store::item_result r) { benchmark::DoNotOptimize(r.id); });
+        s.create(R"("name":"item","value":12345)",
+                 [](hs::store::item_result r) { benchmark::DoNotOptimize(r.id); });
     }
 }
 BENCHMARK(BM_create);

@@ -12,9 +12,11 @@ struct limits {
     std::size_t max_header_fields = 100;      ///< header fields in one request (431 past it)
     std::size_t max_target_bytes = 8 * 1024;  ///< request-target (414 past it)
     std::size_t max_body_bytes = 1024 * 1024; ///< decoded body (413 past it)
-    std::chrono::milliseconds header_timeout{10'000}; ///< first byte to end of head, also body gaps (408)
-    std::chrono::milliseconds idle_timeout{60'000};   ///< keep-alive idle and write stalls (silent close)
-    std::size_t max_connections = 10'000;             ///< open connections over all workers
+    std::chrono::milliseconds header_timeout{
+        10'000}; ///< first byte to end of head, also body gaps (408)
+    std::chrono::milliseconds idle_timeout{
+        60'000};                          ///< keep-alive idle and write stalls (silent close)
+    std::size_t max_connections = 10'000; ///< open connections over all workers
 };
 
 } // namespace hs

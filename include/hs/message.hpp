@@ -26,14 +26,14 @@ bool iequals(std::string_view a, std::string_view b) noexcept;
 /// flight), but a handler that completes later must not touch them after the connection is gone:
 /// copy what an asynchronous operation needs before starting it.
 struct request {
-    std::string_view method;  ///< method token as sent (case-sensitive, RFC 9110 §9.1)
-    std::string_view target;  ///< request-target as sent
-    std::string_view path;    ///< path part of the target, not percent-decoded
-    std::string_view query;   ///< after the first '?', without it; empty when absent
-    int version_minor = 1;    ///< HTTP/1.<version_minor>; major is always 1
+    std::string_view method; ///< method token as sent (case-sensitive, RFC 9110 §9.1)
+    std::string_view target; ///< request-target as sent
+    std::string_view path;   ///< path part of the target, not percent-decoded
+    std::string_view query;  ///< after the first '?', without it; empty when absent
+    int version_minor = 1;   ///< HTTP/1.<version_minor>; major is always 1
     std::span<const header> headers;
-    std::string_view body;    ///< decoded body (chunked coding removed)
-    std::string_view peer;    ///< client address, for logs
+    std::string_view body; ///< decoded body (chunked coding removed)
+    std::string_view peer; ///< client address, for logs
 
     /// The first field named \p name, if any.
     std::optional<std::string_view> header_value(std::string_view name) const noexcept {
@@ -52,7 +52,7 @@ struct response {
     std::string content_type; ///< empty: no Content-Type (and normally no body)
     std::string body;         ///< sent as is; for HEAD only its length is sent
     std::vector<std::pair<std::string, std::string>> headers; ///< extra fields (Location, Allow)
-    bool close = false;       ///< close the connection after this response
+    bool close = false; ///< close the connection after this response
 
     response() = default;
     response(int s, std::string type, std::string b)

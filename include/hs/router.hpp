@@ -58,7 +58,7 @@ public:
 
     /// Registers a synchronous handler: `response(const request&, const path_params&)`.
     template <class F>
-        requires std::is_invocable_r_v<response, F&, const request&, const path_params&>
+    requires std::is_invocable_r_v<response, F&, const request&, const path_params&>
     void add(std::string_view method, std::string_view pattern, F f) {
         add(method, pattern,
             handler([f = std::move(f)](const request& rq, const path_params& p, responder r) {

@@ -13,13 +13,13 @@ namespace hs {
 
 struct server_options {
     std::string host = "127.0.0.1";
-    std::uint16_t port = 8080;                  ///< 0 picks an ephemeral port (see server::port)
-    unsigned threads = 0;                       ///< worker threads; 0 = one per CPU
+    std::uint16_t port = 8080; ///< 0 picks an ephemeral port (see server::port)
+    unsigned threads = 0;      ///< worker threads; 0 = one per CPU
     hs::limits limits;
     std::chrono::milliseconds shutdown_timeout{10'000}; ///< drain deadline after stop()
     std::shared_ptr<access_log_sink> access_log;        ///< null: no access log
     access_log_format log_format = access_log_format::combined;
-    std::string server_name = "http_server";            ///< the Server header
+    std::string server_name = "http_server"; ///< the Server header
 };
 
 /// An HTTP/1.1 server. start() binds and spawns the workers; stop() drains them.

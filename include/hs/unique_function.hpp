@@ -64,14 +64,16 @@ private:
         void (*move)(void* from, void* to) noexcept;
         void (*destroy)(void*) noexcept;
     };
-    template <class D> static constexpr ops inline_ops{
+    template <class D>
+    static constexpr ops inline_ops{
         [](void* p, Args&&... a) -> R { return (*static_cast<D*>(p))(std::forward<Args>(a)...); },
         [](void* from, void* to) noexcept {
             ::new (to) D(std::move(*static_cast<D*>(from)));
             static_cast<D*>(from)->~D();
         },
         [](void* p) noexcept { static_cast<D*>(p)->~D(); }};
-    template <class D> static constexpr ops heap_ops{
+    template <class D>
+    static constexpr ops heap_ops{
         [](void* p, Args&&... a) -> R { return (**static_cast<D**>(p))(std::forward<Args>(a)...); },
         [](void* from, void* to) noexcept { ::new (to) D*(*static_cast<D**>(from)); },
         [](void* p) noexcept { delete *static_cast<D**>(p); }};

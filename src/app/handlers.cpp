@@ -34,7 +34,8 @@ response item_response(store::item_result&& res, std::string_view id_text, int o
 }
 
 /// The members of the body as a JSON object, or the response that refuses it.
-std::optional<response> read_object(const request& rq, const json_limits& limits, std::string& members) {
+std::optional<response> read_object(const request& rq, const json_limits& limits,
+                                    std::string& members) {
     const json_error e = normalize_object(rq.body, limits, members);
     if (e) {
         return problem(400, e.detail);
@@ -43,8 +44,9 @@ std::optional<response> read_object(const request& rq, const json_limits& limits
 }
 
 response unsupported_type(std::string_view method, bool missing) {
-    response r = problem(415, missing ? std::string(method) + " needs 'Content-Type: application/json'"
-                                      : "the body must be JSON: send 'Content-Type: application/json'");
+    response r =
+        problem(415, missing ? std::string(method) + " needs 'Content-Type: application/json'"
+                             : "the body must be JSON: send 'Content-Type: application/json'");
     if (method == "POST") {
         r.headers.emplace_back("Accept-Post", "application/json");
     }

@@ -56,7 +56,9 @@ struct checker : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, checker> {
     }
 };
 
-bool is_ws(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool is_ws(char c) noexcept {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 /// Walks validated JSON text of one object and appends its members, minified, skipping the
 /// members flagged in \p skip.
@@ -131,7 +133,8 @@ void copy_members(std::string_view text, const std::vector<bool>& skip, std::str
 
 } // namespace
 
-json_error normalize_object(std::string_view body, const json_limits& limits, std::string& members) {
+json_error normalize_object(std::string_view body, const json_limits& limits,
+                            std::string& members) {
     members.clear();
     std::size_t start = 0;
     while (start < body.size() && is_ws(body[start])) {
@@ -144,15 +147,16 @@ json_error normalize_object(std::string_view body, const json_limits& limits, st
     h.max_depth = limits.max_depth;
     rapidjson::MemoryStream ms(body.data(), body.size());
     rapidjson::Reader reader;
-    constexpr unsigned flags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag |
-                               rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseStopWhenDoneFlag;
+    constexpr unsigned flags =
+        rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag |
+        rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseStopWhenDoneFlag;
     const rapidjson::ParseResult ok = reader.Parse<flags>(ms, h);
     if (h.not_object) {
         return {json_error::kind::not_object, "the body must be a JSON object ({...})"};
     }
     if (h.too_deep) {
-        return {json_error::kind::too_deep, "the JSON nests deeper than " +
-                                                std::to_string(limits.max_depth) + " levels"};
+        return {json_error::kind::too_deep,
+                "the JSON nests deeper than " + std::to_string(limits.max_depth) + " levels"};
     }
     if (ok.IsError()) {
         return {json_error::kind::syntax, std::string("the body is not valid JSON: ") +
@@ -164,7 +168,8 @@ json_error normalize_object(std::string_view body, const json_limits& limits, st
     for (std::size_t i = ms.Tell(); i < body.size(); ++i) {
         if (!is_ws(body[i])) {
             return {json_error::kind::syntax, "the body is not valid JSON: unexpected bytes after "
-                                              "the object (at byte " + std::to_string(i) + ")"};
+                                              "the object (at byte " +
+                                                  std::to_string(i) + ")"};
         }
     }
     std::size_t ids = 0;

@@ -9,7 +9,8 @@ namespace hs::app {
 
 void register_api(router& r, store::document_store& store, const api_options& options) {
     auto data = std::make_shared<const data_handlers>(store, options);
-    auto bind = [data](void (data_handlers::*fn)(const request&, const path_params&, responder) const) {
+    auto bind = [data](void (data_handlers::*fn)(const request&, const path_params&, responder)
+                           const) {
         return handler([data, fn](const request& rq, const path_params& p, responder res) {
             ((*data).*fn)(rq, p, std::move(res));
         });

@@ -10,8 +10,21 @@ constexpr bool is_tchar(unsigned char c) noexcept {
         return true;
     }
     switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '.': case '^': case '_': case '`': case '|': case '~':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
         return true;
     default:
         return false;
@@ -24,7 +37,9 @@ constexpr bool is_field_char(unsigned char c) noexcept {
 }
 
 /// Characters allowed in a request-target: visible US-ASCII (RFC 3986 plus what browsers send).
-constexpr bool is_target_char(unsigned char c) noexcept { return c > 0x20 && c < 0x7f; }
+constexpr bool is_target_char(unsigned char c) noexcept {
+    return c > 0x20 && c < 0x7f;
+}
 
 constexpr int hex_value(unsigned char c) noexcept {
     if (c >= '0' && c <= '9') {

@@ -10,14 +10,14 @@
 namespace hs::http {
 namespace {
 constexpr std::size_t max_extension_bytes = 4096; // per chunk line; extensions are ignored anyway
-constexpr unsigned max_size_digits = 16;           // 64 bits of hex
+constexpr unsigned max_size_digits = 16;          // 64 bits of hex
 } // namespace
 
 chunked_decoder::status chunked_decoder::decode(std::span<char> region) noexcept {
     while (in_ < region.size()) {
         if (state_ == state::data) {
-            const auto n = static_cast<std::size_t>(
-                std::min<std::uint64_t>(chunk_left_, region.size() - in_));
+            const auto n =
+                static_cast<std::size_t>(std::min<std::uint64_t>(chunk_left_, region.size() - in_));
             if (out_ != in_) {
                 std::memmove(region.data() + out_, region.data() + in_, n);
             }

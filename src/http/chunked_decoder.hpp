@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <span>
 
-#include "http/parse_error.hpp"
 #include "hs/limits.hpp"
+#include "http/parse_error.hpp"
 
 namespace hs::http {
 
@@ -39,8 +39,17 @@ public:
 
 private:
     enum class state : std::uint8_t {
-        size, extension, size_lf, data, data_cr, data_lf, trailer_start, trailer_line,
-        trailer_lf, final_lf, done
+        size,
+        extension,
+        size_lf,
+        data,
+        data_cr,
+        data_lf,
+        trailer_start,
+        trailer_line,
+        trailer_lf,
+        final_lf,
+        done
     };
     status fail(parse_error e) noexcept {
         error_ = e;

@@ -4,9 +4,9 @@
 /// request smuggling.
 #include <cstdint>
 
+#include "hs/limits.hpp"
 #include "http/parse_error.hpp"
 #include "http/request_parser.hpp"
-#include "hs/limits.hpp"
 
 namespace hs::http {
 

@@ -33,8 +33,8 @@ bool has_token(std::span<const header> headers, std::string_view name, std::stri
         if (!iequals(h.name, name)) {
             continue;
         }
-        const bool found = !for_each_list_element(
-            h.value, [&](std::string_view e) { return !iequals(e, token); });
+        const bool found =
+            !for_each_list_element(h.value, [&](std::string_view e) { return !iequals(e, token); });
         if (found) {
             return true;
         }

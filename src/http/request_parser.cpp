@@ -49,7 +49,8 @@ bool split_target(std::string_view method, std::string_view target, request_head
         if (path_start == authority) {
             return false; // empty authority
         }
-        rest = path_start == std::string_view::npos ? std::string_view{} : target.substr(path_start);
+        rest =
+            path_start == std::string_view::npos ? std::string_view{} : target.substr(path_start);
     } else if (method == "CONNECT") { // authority-form (RFC 9112 §3.2.3)
         out.path = {};
         out.query = {};
@@ -152,7 +153,8 @@ parse_error parse_field_line(std::string_view line, header& out) noexcept {
     return parse_error::none;
 }
 
-void request_head::rebase(const char* old_begin, const char* old_end, const char* new_begin) noexcept {
+void request_head::rebase(const char* old_begin, const char* old_end,
+                          const char* new_begin) noexcept {
     auto move = [&](std::string_view& v) {
         if (v.data() >= old_begin && v.data() < old_end) {
             v = std::string_view(new_begin + (v.data() - old_begin), v.size());
@@ -193,7 +195,8 @@ parse_result request_parser::check_request_start(std::string_view in) noexcept {
     const auto* p = reinterpret_cast<const unsigned char*>(in.data());
     const std::size_t limit = limits_->max_header_bytes;
     while (!method_done_) {
-        if (method_checked_ <= start_ && start_ < in.size() && (p[start_] == '\r' || p[start_] == '\n')) {
+        if (method_checked_ <= start_ && start_ < in.size() &&
+            (p[start_] == '\r' || p[start_] == '\n')) {
             if (p[start_] == '\n') {
                 return parse_result::fail(parse_error::bare_lf);
             }
@@ -220,8 +223,8 @@ parse_result request_parser::check_request_start(std::string_view in) noexcept {
             }
             if (!chars::tchar[c]) {
                 const bool method_char = i > start_ && c != '\t';
-                return parse_result::fail(
-                    classify_bad_char(c, method_char ? parse_error::bad_method : parse_error::bad_request_line));
+                return parse_result::fail(classify_bad_char(
+                    c, method_char ? parse_error::bad_method : parse_error::bad_request_line));
             }
         }
         method_checked_ = i;
@@ -244,7 +247,8 @@ parse_result request_parser::parse(std::string_view in, request_head& out) {
     while (pos < in.size()) {
         const void* hit = std::memchr(in.data() + pos, '\n', in.size() - pos);
         const std::size_t nl =
-            hit == nullptr ? in.size() : static_cast<std::size_t>(static_cast<const char*>(hit) - in.data());
+            hit == nullptr ? in.size()
+                           : static_cast<std::size_t>(static_cast<const char*>(hit) - in.data());
         const std::size_t cap = lines_ == 0 ? give_up : limit;
         if (nl >= cap && (hit != nullptr || in.size() > cap)) {
             return too_large(cap + 1);

@@ -4,9 +4,9 @@
 #include <string_view>
 #include <vector>
 
-#include "http/parse_error.hpp"
 #include "hs/limits.hpp"
 #include "hs/message.hpp"
+#include "http/parse_error.hpp"
 
 namespace hs::http {
 
@@ -59,10 +59,10 @@ private:
     parse_result parse_head(std::string_view head, request_head& out) const;
 
     const limits* limits_;
-    std::size_t scanned_ = 0;    ///< bytes known to hold no end of head
-    std::size_t start_ = 0;      ///< first byte of the request line (after leading CRLFs)
-    std::size_t line_start_ = 0; ///< first byte of the line being scanned
-    std::size_t lines_ = 0;      ///< complete non-empty lines so far
+    std::size_t scanned_ = 0;        ///< bytes known to hold no end of head
+    std::size_t start_ = 0;          ///< first byte of the request line (after leading CRLFs)
+    std::size_t line_start_ = 0;     ///< first byte of the line being scanned
+    std::size_t lines_ = 0;          ///< complete non-empty lines so far
     std::size_t method_checked_ = 0; ///< bytes of the method token validated so far
     bool method_done_ = false;       ///< the space after the method was seen
 };

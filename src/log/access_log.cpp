@@ -76,7 +76,8 @@ void append_uint(std::string& out, std::uint64_t v) {
 void append_milli(std::string& out, std::uint64_t thousandths) {
     append_uint(out, thousandths / 1000);
     const auto frac = static_cast<unsigned>(thousandths % 1000);
-    const char digits[4] = {'.', static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
+    const char digits[4] = {'.', static_cast<char>('0' + frac / 100),
+                            static_cast<char>('0' + frac / 10 % 10),
                             static_cast<char>('0' + frac % 10)};
     out.append(digits, 4);
 }

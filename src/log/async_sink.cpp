@@ -95,7 +95,8 @@ void async_sink::write_all(const std::vector<std::string>& batch) noexcept {
             }
             if (!reported_error_) {
                 reported_error_ = true;
-                std::fprintf(stderr, "http_server: access log write failed: %s\n", std::strerror(errno));
+                std::fprintf(stderr, "http_server: access log write failed: %s\n",
+                             std::strerror(errno));
             }
             return;
         }

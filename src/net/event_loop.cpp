@@ -22,10 +22,13 @@ void poller::add(int sock, std::uint32_t events, std::uint64_t tag) {
     }
 }
 
-void poller::remove(int sock) noexcept { ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, sock, nullptr); }
+void poller::remove(int sock) noexcept {
+    ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, sock, nullptr);
+}
 
 std::span<epoll_event> poller::wait(int timeout_ms) noexcept {
-    const int n = ::epoll_wait(epfd_.get(), events_, static_cast<int>(std::size(events_)), timeout_ms);
+    const int n =
+        ::epoll_wait(epfd_.get(), events_, static_cast<int>(std::size(events_)), timeout_ms);
     return {events_, n > 0 ? static_cast<std::size_t>(n) : 0};
 }
 

@@ -60,8 +60,8 @@ std::uint16_t local_port(int sock) {
 int accept_connection(int listener, std::string& peer) noexcept {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
-    const int c = ::accept4(listener, reinterpret_cast<sockaddr*>(&ss), &len,
-                            SOCK_NONBLOCK | SOCK_CLOEXEC);
+    const int c =
+        ::accept4(listener, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (c < 0) {
         return -1;
     }

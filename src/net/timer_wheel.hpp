@@ -1,7 +1,7 @@
 #pragma once
 /// \file A hashed timing wheel: O(1) schedule, cancel and per-tick expiry.
-#include <cstddef>
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

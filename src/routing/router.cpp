@@ -8,7 +8,7 @@ namespace hs {
 
 struct router::node {
     std::vector<std::pair<std::string, std::unique_ptr<node>>> literal; ///< beats the parameter
-    std::string param_name;                                            ///< for the `{name}` child
+    std::string param_name;                                             ///< for the `{name}` child
     std::unique_ptr<node> param;
     std::vector<std::pair<std::string, handler>> methods;
     std::string allow; ///< "GET, HEAD, OPTIONS", built as methods are added
@@ -103,14 +103,16 @@ void router::add(std::string_view method, std::string_view pattern, handler h) {
     }
 }
 
-std::string_view router::all_methods() const noexcept { return all_methods_; }
+std::string_view router::all_methods() const noexcept {
+    return all_methods_;
+}
 
 router::match router::find(std::string_view method, std::string_view path,
                            path_params& params) const {
     params.clear();
     // A method that is neither standard (RFC 9110 §9, RFC 5789) nor served by some route is one
     // this server does not implement: 501 (RFC 9110 §15.6.2). A known one gets 405 below.
-    static constexpr std::string_view standard[] = {"GET",     "HEAD",  "POST",  "PUT",    "DELETE",
+    static constexpr std::string_view standard[] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
                                                     "CONNECT", "OPTIONS", "TRACE", "PATCH"};
     if (std::find(std::begin(standard), std::end(standard), method) == std::end(standard) &&
         std::find(methods_.begin(), methods_.end(), method) == methods_.end()) {

@@ -21,15 +21,19 @@ constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
 } // namespace
 
 connection::connection(worker& w, net::fd sock, std::string peer, std::uint32_t slot)
-    : w_(w), sock_(std::move(sock)), peer_(std::move(peer)), slot_(slot),
-      parser_(*w.config().lim), chunks_(*w.config().lim) {
+    : w_(w), sock_(std::move(sock)), peer_(std::move(peer)), slot_(slot), parser_(*w.config().lim),
+      chunks_(*w.config().lim) {
     timer.owner = this;
     arm(deadline::first_byte, w_.config().lim->header_timeout);
 }
 
-connection::~connection() { close(); }
+connection::~connection() {
+    close();
+}
 
-bool connection::backlogged() const noexcept { return out_.size() - out_pos_ > output_high_water; }
+bool connection::backlogged() const noexcept {
+    return out_.size() - out_pos_ > output_high_water;
+}
 
 void connection::on_events(std::uint32_t events) {
     if ((events & EPOLLERR) != 0) {
@@ -63,7 +67,8 @@ void connection::on_readable() {
         std::size_t want = head_read_size;
         if (phase_ == phase::body && plan_.body == http::message_plan::body_kind::length) {
             const std::size_t have = in.size() - head_len_;
-            want = std::max<std::size_t>(plan_.content_length - std::min<std::size_t>(have, plan_.content_length), 1024);
+            want = std::max<std::size_t>(
+                plan_.content_length - std::min<std::size_t>(have, plan_.content_length), 1024);
         } else if (phase_ == phase::body) {
             want = chunked_read_size;
             if (in.free_tail() < want) {

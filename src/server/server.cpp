@@ -27,9 +27,13 @@ server::server(server_options options, router routes) : impl_(std::make_unique<i
     impl_->routes = std::move(routes);
 }
 
-server::~server() { stop(); }
+server::~server() {
+    stop();
+}
 
-std::uint16_t server::port() const noexcept { return impl_->port; }
+std::uint16_t server::port() const noexcept {
+    return impl_->port;
+}
 
 void server::start() {
     impl& s = *impl_;
@@ -67,7 +71,8 @@ void server::stop() {
         return;
     }
     s.stopped = true;
-    const std::int64_t deadline = server_detail::monotonic_ms() + s.options.shutdown_timeout.count();
+    const std::int64_t deadline =
+        server_detail::monotonic_ms() + s.options.shutdown_timeout.count();
     for (auto& w : s.workers) {
         w->request_shutdown(deadline);
     }

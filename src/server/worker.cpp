@@ -20,7 +20,6 @@ constexpr std::size_t log_batch_bytes = 32 * 1024;
 constexpr std::int64_t log_batch_ms = 100;
 thread_local worker* current_worker = nullptr;
 
-
 } // namespace
 
 std::int64_t monotonic_ms() noexcept {
@@ -49,7 +48,9 @@ worker::~worker() {
     retired_.clear();
 }
 
-std::string_view worker::date() noexcept { return date_.get(date_second_); }
+std::string_view worker::date() noexcept {
+    return date_.get(date_second_);
+}
 
 std::unique_ptr<read_state> worker::acquire_read_state() {
     if (read_pool_.empty()) {
@@ -171,9 +172,11 @@ void worker::on_listener() noexcept {
             return; // EAGAIN, or a connection that died in the backlog
         }
         net::fd sock(c);
-        if (cfg_.open_connections->fetch_add(1, std::memory_order_relaxed) >= cfg_.lim->max_connections) {
+        if (cfg_.open_connections->fetch_add(1, std::memory_order_relaxed) >=
+            cfg_.lim->max_connections) {
             cfg_.open_connections->fetch_sub(1, std::memory_order_relaxed);
-            ::send(sock.get(), over_capacity_.data(), over_capacity_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            ::send(sock.get(), over_capacity_.data(), over_capacity_.size(),
+                   MSG_NOSIGNAL | MSG_DONTWAIT);
             continue; // closed by ~fd
         }
         std::uint32_t slot;
@@ -187,7 +190,8 @@ void worker::on_listener() noexcept {
         }
         try {
             const int raw = sock.get();
-            slots_[slot] = std::make_unique<connection>(*this, std::move(sock), std::move(peer), slot);
+            slots_[slot] =
+                std::make_unique<connection>(*this, std::move(sock), std::move(peer), slot);
             ++live_;
             // The request is usually there already: serve it before registering, and a one-shot
             // connection (Connection: close, HTTP/1.0) never costs an epoll_ctl.

@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "http/date_cache.hpp"
 #include "hs/access_log.hpp"
 #include "hs/limits.hpp"
 #include "hs/router.hpp"
 #include "hs/unique_function.hpp"
+#include "http/date_cache.hpp"
 #include "net/event_loop.hpp"
 #include "net/fd.hpp"
 #include "net/timer_wheel.hpp"

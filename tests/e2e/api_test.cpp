@@ -13,7 +13,8 @@ protected:
     void SetUp() override { server_ = std::make_unique<server_process>(); }
     void TearDown() override { server_.reset(); }
 
-    http_response call(const std::string& method, const std::string& target, const std::string& body = "",
+    http_response call(const std::string& method, const std::string& target,
+                       const std::string& body = "",
                        const std::string& content_type = "application/json") {
         std::string raw = method + " " + target + " HTTP/1.1\r\nHost: t\r\n";
         if (!content_type.empty()) {
@@ -85,7 +86,9 @@ TEST_F(api, post_failures) {
     expect_problem(call("POST", "/data", "{\"a\":\"\xff\"}"), 400);
     expect_problem(call("POST", "/data", R"({"id":1,"id":2})"), 400);
     expect_problem(call("POST", "/data", std::string(100, '[') + std::string(100, ']')), 400);
-    expect_problem(call("POST", "/data", "{\"a\":" + std::string(100, '[') + std::string(100, ']') + "}"), 400);
+    expect_problem(
+        call("POST", "/data", "{\"a\":" + std::string(100, '[') + std::string(100, ']') + "}"),
+        400);
     const auto t = call("POST", "/data", "{}", "text/plain");
     expect_problem(t, 415);
     EXPECT_EQ(t.header("Accept-Post"), "application/json");
@@ -121,8 +124,8 @@ TEST_F(api, get_one) {
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.body, R"({"id":1,"a":[1,{"b":null}]})");
     expect_problem(call("GET", "/data/2"), 404);
-    for (const char* bad : {"/data/0", "/data/-1", "/data/abc", "/data/01", "/data/9223372036854775808",
-                            "/data/1.0", "/data/%31"}) {
+    for (const char* bad : {"/data/0", "/data/-1", "/data/abc", "/data/01",
+                            "/data/9223372036854775808", "/data/1.0", "/data/%31"}) {
         expect_problem(call("GET", bad), 404);
     }
     EXPECT_NE(call("GET", "/data/7").body.find("no item with id 7"), std::string::npos);
@@ -135,7 +138,7 @@ TEST_F(api, put_replaces_but_never_creates) {
     EXPECT_EQ(r.body, R"({"id":1,"b":2})");
     EXPECT_EQ(call("GET", "/data/1").body, R"({"id":1,"b":2})");
     expect_problem(call("PUT", "/data/2", R"({"b":2})"), 404);
-    expect_problem(call("PUT", "/data/1", R"({"b":2})", ""), 415);         // the seed requires it
+    expect_problem(call("PUT", "/data/1", R"({"b":2})", ""), 415); // the seed requires it
     expect_problem(call("PUT", "/data/1", R"({"b":2})", "text/plain"), 415);
     expect_problem(call("PUT", "/data/1", R"([1])"), 400);
     expect_problem(call("PUT", "/data/1", ""), 400);
@@ -160,7 +163,8 @@ TEST_F(api, options_405_and_501) {
     EXPECT_EQ(o.header("Allow"), "GET, HEAD, PUT, DELETE, OPTIONS");
     EXPECT_EQ(call("OPTIONS", "/data", "", "").header("Allow"), "GET, HEAD, POST, OPTIONS");
     EXPECT_EQ(call("OPTIONS", "/", "", "").header("Allow"), "GET, HEAD, OPTIONS");
-    EXPECT_EQ(call("OPTIONS", "*", "", "").header("Allow"), "GET, HEAD, POST, PUT, DELETE, OPTIONS");
+    EXPECT_EQ(call("OPTIONS", "*", "", "").header("Allow"),
+              "GET, HEAD, POST, PUT, DELETE, OPTIONS");
     const auto m = call("POST", "/", "{}");
     expect_problem(m, 405);
     EXPECT_EQ(m.header("Allow"), "GET, HEAD, OPTIONS");

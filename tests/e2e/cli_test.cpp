@@ -46,10 +46,26 @@ TEST(cli, bad_flags_and_values_exit_2_and_name_them) {
 TEST(cli, help_lists_every_flag_with_its_default) {
     const auto r = run("--help");
     EXPECT_EQ(r.status, 0);
-    for (const char* flag : {"--host TEXT=127.0.0.1", "--port", "=8080", "--threads", "--max-header-bytes",
-                             "=16384", "--max-header-fields", "=100", "--max-target-bytes", "--max-body-bytes",
-                             "=1048576", "--header-timeout", "=10", "--idle-timeout", "=60", "--max-connections",
-                             "--shutdown-timeout", "--access-log", "--access-log-format", "--max-json-depth",
+    for (const char* flag : {"--host TEXT=127.0.0.1",
+                             "--port",
+                             "=8080",
+                             "--threads",
+                             "--max-header-bytes",
+                             "=16384",
+                             "--max-header-fields",
+                             "=100",
+                             "--max-target-bytes",
+                             "--max-body-bytes",
+                             "=1048576",
+                             "--header-timeout",
+                             "=10",
+                             "--idle-timeout",
+                             "=60",
+                             "--max-connections",
+                             "--shutdown-timeout",
+                             "--access-log",
+                             "--access-log-format",
+                             "--max-json-depth",
                              "--version"}) {
         EXPECT_NE(r.output.find(flag), std::string::npos) << flag;
     }

@@ -39,10 +39,13 @@ TEST(concurrency, mixed_operations_match_the_model) {
             for (int i = 0; i < ops; ++i) {
                 const int op = static_cast<int>(rng() % 10);
                 if (op < 4 || mine.empty()) {
-                    nlohmann::json body = {{"thread", t}, {"op", i}, {"pad", std::string(rng() % 200, 'x')}};
+                    nlohmann::json body = {
+                        {"thread", t}, {"op", i}, {"pad", std::string(rng() % 200, 'x')}};
                     const std::string b = body.dump();
-                    const auto r = call("POST /data HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
-                                        "Content-Length: " + std::to_string(b.size()) + "\r\n\r\n" + b);
+                    const auto r =
+                        call("POST /data HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+                             "Content-Length: " +
+                             std::to_string(b.size()) + "\r\n\r\n" + b);
                     if (r.status != 201) {
                         ++failures;
                         continue;
@@ -67,8 +70,10 @@ TEST(concurrency, mixed_operations_match_the_model) {
                 if (op < 6) {
                     nlohmann::json body = {{"thread", t}, {"op", i}, {"replaced", true}};
                     const std::string b = body.dump();
-                    const auto r = call("PUT " + path + " HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
-                                        "Content-Length: " + std::to_string(b.size()) + "\r\n\r\n" + b);
+                    const auto r = call("PUT " + path +
+                                        " HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+                                        "Content-Length: " +
+                                        std::to_string(b.size()) + "\r\n\r\n" + b);
                     body["id"] = id;
                     if (r.status != 200 || nlohmann::json::parse(r.body) != body) {
                         ++failures;

@@ -90,14 +90,28 @@ TEST(hostile, client_faults_leave_no_descriptor_behind) {
     const std::size_t baseline = s.open_fds();
     // a big store so that GET /data is a large response
     for (int i = 0; i < 200; ++i) {
-        request_once(s.port(), "POST /data HTTP/1.1\r\nHost: a\r\nContent-Length: 1010\r\n\r\n{\"p\":\"" +
-                                   std::string(1002, 'x') + "\"}");
+        request_once(s.port(),
+                     "POST /data HTTP/1.1\r\nHost: a\r\nContent-Length: 1010\r\n\r\n{\"p\":\"" +
+                         std::string(1002, 'x') + "\"}");
     }
     for (int round = 0; round < 20; ++round) {
-        { client c(s.port()); c.send("GET / HTTP/1.1\r\nHo"); }                            // mid-header
-        { client c(s.port()); c.send("POST /data HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n{"); } // mid-body
-        { client c(s.port()); c.send("GET /data HTTP/1.1\r\nHost: a\r\n\r\n"); }          // mid-response
-        { client c(s.port()); c.send("GET /data HTTP/1.1\r\nHost: a\r\n\r\n"); c.reset(); } // RST
+        {
+            client c(s.port());
+            c.send("GET / HTTP/1.1\r\nHo");
+        } // mid-header
+        {
+            client c(s.port());
+            c.send("POST /data HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n{");
+        } // mid-body
+        {
+            client c(s.port());
+            c.send("GET /data HTTP/1.1\r\nHost: a\r\n\r\n");
+        } // mid-response
+        {
+            client c(s.port());
+            c.send("GET /data HTTP/1.1\r\nHost: a\r\n\r\n");
+            c.reset();
+        } // RST
         {
             client c(s.port()); // half-close: the answer still comes
             c.send("GET /echo?message=half HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -153,7 +167,8 @@ TEST(hostile, ten_thousand_bad_requests_do_not_grow_memory) {
     const std::size_t before = s.rss_kib();
     run(10000);
     const std::size_t after = s.rss_kib();
-    std::printf("RSS after 1,000 warm-up bad requests: %zu KiB; after 10,000 more: %zu KiB\n", before, after);
+    std::printf("RSS after 1,000 warm-up bad requests: %zu KiB; after 10,000 more: %zu KiB\n",
+                before, after);
     EXPECT_LT(after, before + 2048) << "RSS grew from " << before << " KiB to " << after << " KiB";
     EXPECT_TRUE(serves(s.port()));
 }

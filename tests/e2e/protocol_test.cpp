@@ -12,7 +12,9 @@ namespace {
 
 class protocol : public ::testing::Test {
 protected:
-    static void SetUpTestSuite() { server_ = std::make_unique<server_process>(std::vector<std::string>{"--threads", "2"}); }
+    static void SetUpTestSuite() {
+        server_ = std::make_unique<server_process>(std::vector<std::string>{"--threads", "2"});
+    }
     static void TearDownTestSuite() { server_.reset(); }
     static std::uint16_t port() { return server_->port(); }
     static std::unique_ptr<server_process> server_;
@@ -44,13 +46,14 @@ TEST_P(protocol_fixture, status_and_connection) {
 std::string fixture_name(const ::testing::TestParamInfo<fixture>& info) {
     return fixture_test_name(info.param, info.index);
 }
-INSTANTIATE_TEST_SUITE_P(requests, protocol_fixture, ::testing::ValuesIn(load_fixtures()), fixture_name);
+INSTANTIATE_TEST_SUITE_P(requests, protocol_fixture, ::testing::ValuesIn(load_fixtures()),
+                         fixture_name);
 
 // ---- headers every response has ----
 
 TEST_F(protocol, every_response_has_date_server_and_length) {
-    for (const char* raw : {"GET / HTTP/1.1\r\nHost: a\r\n\r\n", "GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n",
-                            "GET / HTTP/1.1\r\n\r\n"}) {
+    for (const char* raw : {"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+                            "GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n", "GET / HTTP/1.1\r\n\r\n"}) {
         const auto r = request_once(port(), raw);
         ASSERT_TRUE(r);
         EXPECT_TRUE(r->header("Date").has_value());
@@ -71,7 +74,8 @@ TEST_F(protocol, errors_are_problem_json) {
 
 TEST_F(protocol, head_has_get_headers_and_no_body) {
     client c(port());
-    c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\nHEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET /echo?message=x HTTP/1.1\r\nHost: a\r\n\r\n");
+    c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\nHEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET /echo?message=x "
+           "HTTP/1.1\r\nHost: a\r\n\r\n");
     const auto get = c.read_response();
     const auto head = c.read_response(5s, true);
     const auto next = c.read_response();
@@ -115,7 +119,8 @@ TEST_F(protocol, hundred_pipelined_requests_in_one_write_answered_in_order) {
 TEST_F(protocol, pipelined_requests_with_bodies_and_a_final_close) {
     client c(port());
     c.send("POST /data HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\n\r\n{\"a\":1}"
-           "POST /data HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n7\r\n{\"b\":2}\r\n0\r\n\r\n"
+           "POST /data HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+           "chunked\r\n\r\n7\r\n{\"b\":2}\r\n0\r\n\r\n"
            "GET /echo?message=last HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
            "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
     const auto a = c.read_response();
@@ -159,14 +164,16 @@ TEST_F(protocol, two_hundred_concurrent_connections) {
 // ---- limits, each with its own status ----
 
 TEST_F(protocol, long_target_is_414) {
-    const auto r = request_once(port(), "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n");
+    const auto r =
+        request_once(port(), "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 414);
     EXPECT_TRUE(serves(port()));
 }
 
 TEST_F(protocol, large_header_section_is_431) {
-    const auto r = request_once(port(), "GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(17000, 'v') + "\r\n\r\n");
+    const auto r = request_once(
+        port(), "GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(17000, 'v') + "\r\n\r\n");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 431);
     EXPECT_TRUE(serves(port()));
@@ -232,7 +239,8 @@ TEST_F(protocol, expect_100_continue_comes_before_the_body) {
 
 TEST_F(protocol, expect_100_continue_with_too_large_a_body_gets_413_not_100) {
     client c(port());
-    c.send("POST /data HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 99999999\r\n\r\n");
+    c.send("POST /data HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: "
+           "99999999\r\n\r\n");
     const auto r = c.read_response();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 413);
@@ -245,22 +253,36 @@ TEST_F(protocol, no_second_response_out_of_a_rejected_request) {
     const std::string smuggled = "GET /echo?message=SMUGGLED HTTP/1.1\r\nHost: a\r\n\r\n";
     const std::vector<std::string> attacks = {
         // CL.TE
-        "POST /data HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled,
+        "POST /data HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nTransfer-Encoding: "
+        "chunked\r\n\r\n0\r\n\r\n" +
+            smuggled,
         // TE.CL
-        "POST /data HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n5c\r\n" + smuggled + "\r\n0\r\n\r\n",
+        "POST /data HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: "
+        "4\r\n\r\n5c\r\n" +
+            smuggled + "\r\n0\r\n\r\n",
         // TE.TE obfuscations
-        "POST /data HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n" + smuggled,
-        "POST /data HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n" + smuggled,
+        "POST /data HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\nContent-Length: "
+        "4\r\n\r\n0\r\n\r\n" +
+            smuggled,
+        "POST /data HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+        "identity\r\n\r\n0\r\n\r\n" +
+            smuggled,
         "POST /data HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n" + smuggled,
         "POST /data HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled,
         // conflicting lengths
-        "POST /data HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 46\r\n\r\n" + smuggled,
+        "POST /data HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 46\r\n\r\n" +
+            smuggled,
         "POST /data HTTP/1.1\r\nHost: a\r\nContent-Length: 0, 46\r\n\r\n" + smuggled,
         // junk chunk sizes
-        "POST /data HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1ffffffffffffffff\r\n\r\n" + smuggled,
-        "POST /data HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0x0\r\n\r\n" + smuggled,
+        "POST /data HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+        "chunked\r\n\r\n1ffffffffffffffff\r\n\r\n" +
+            smuggled,
+        "POST /data HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0x0\r\n\r\n" +
+            smuggled,
         // obs-fold hiding a header
-        "POST /data HTTP/1.1\r\nHost: a\r\nX: y\r\n Transfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n" + smuggled,
+        "POST /data HTTP/1.1\r\nHost: a\r\nX: y\r\n Transfer-Encoding: chunked\r\nContent-Length: "
+        "0\r\n\r\n" +
+            smuggled,
     };
     for (const auto& raw : attacks) {
         client c(port());
@@ -269,7 +291,8 @@ TEST_F(protocol, no_second_response_out_of_a_rejected_request) {
         EXPECT_EQ(all.rfind("HTTP/1.1 4", 0), 0u) << raw;
         EXPECT_EQ(all.find("SMUGGLED"), std::string::npos) << raw;
         std::size_t responses = 0;
-        for (std::size_t p = all.find("HTTP/1.1 "); p != std::string::npos; p = all.find("HTTP/1.1 ", p + 1)) {
+        for (std::size_t p = all.find("HTTP/1.1 "); p != std::string::npos;
+             p = all.find("HTTP/1.1 ", p + 1)) {
             ++responses;
         }
         EXPECT_EQ(responses, 1u) << raw;

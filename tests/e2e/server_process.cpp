@@ -177,7 +177,9 @@ client::client(std::uint16_t port) {
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-client::client(client&& o) noexcept : fd_(o.fd_), pending_(std::move(o.pending_)) { o.fd_ = -1; }
+client::client(client&& o) noexcept : fd_(o.fd_), pending_(std::move(o.pending_)) {
+    o.fd_ = -1;
+}
 
 client::~client() {
     if (fd_ >= 0) {
@@ -196,7 +198,9 @@ bool client::send(std::string_view bytes) {
     return true;
 }
 
-void client::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+void client::shutdown_write() {
+    ::shutdown(fd_, SHUT_WR);
+}
 
 void client::reset() {
     linger l{1, 0};

@@ -26,7 +26,8 @@ public:
     std::uint16_t port() const { return port_; }
     pid_t pid() const { return pid_; }
     const std::string& log_path() const { return log_path_; }
-    /// Sends \p sig and waits up to \p timeout; returns the exit code (or 128+signal), -1 on timeout.
+    /// Sends \p sig and waits up to \p timeout; returns the exit code (or 128+signal), -1 on
+    /// timeout.
     int stop(int sig = 15, std::chrono::milliseconds timeout = 15s);
     bool running();
     std::string read_log() const;
@@ -62,7 +63,8 @@ public:
     bool send(std::string_view bytes);
     /// Reads one response framed by Content-Length (or bodiless by status / HEAD). nullopt on
     /// EOF, reset or timeout before a whole response arrived.
-    std::optional<http_response> read_response(std::chrono::milliseconds timeout = 5s, bool head = false);
+    std::optional<http_response> read_response(std::chrono::milliseconds timeout = 5s,
+                                               bool head = false);
     /// True when the server closed the connection (EOF or reset) within \p timeout and sent
     /// nothing more.
     bool closed_by_server(std::chrono::milliseconds timeout = 3s);

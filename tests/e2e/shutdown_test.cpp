@@ -53,7 +53,8 @@ TEST(shutdown, n_requests_leave_n_parseable_log_lines) {
 TEST(shutdown, json_log_lines_parse) {
     server_process s({"--access-log-format", "json", "--threads", "1"});
     for (int i = 0; i < 20; ++i) {
-        request_once(s.port(), "GET /nowhere?i=" + std::to_string(i) + " HTTP/1.1\r\nHost: a\r\n\r\n");
+        request_once(s.port(),
+                     "GET /nowhere?i=" + std::to_string(i) + " HTTP/1.1\r\nHost: a\r\n\r\n");
     }
     request_once(s.port(), "GARBAGE\r\n\r\n");
     ASSERT_EQ(s.stop(SIGTERM), 0);

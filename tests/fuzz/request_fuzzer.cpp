@@ -39,7 +39,8 @@ outcome feed_in_pieces(const hs::limits& lim, std::string_view input, const std:
 }
 
 bool same(const outcome& a, const outcome& b) {
-    return a.what == b.what && a.status == b.status && a.body == b.body && a.keep_alive == b.keep_alive;
+    return a.what == b.what && a.status == b.status && a.body == b.body &&
+           a.keep_alive == b.keep_alive;
 }
 
 } // namespace
@@ -69,7 +70,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         const char* lo = whole_buf.data();
         const char* hi = whole_buf.data() + whole_buf.size();
-        auto inside = [&](std::string_view v) { return v.empty() || (v.data() >= lo && v.data() + v.size() <= hi); };
+        auto inside = [&](std::string_view v) {
+            return v.empty() || (v.data() >= lo && v.data() + v.size() <= hi);
+        };
         const auto& h = whole.head();
         if (!inside(h.method) || !inside(h.target) || !inside(h.query)) {
             std::abort();

@@ -40,10 +40,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view in(reinterpret_cast<const char*>(data), size);
     const auto sp = in.find(' ');
     const std::string_view method = in.substr(0, sp);
-    const std::string_view target = sp == std::string_view::npos ? std::string_view{} : in.substr(sp + 1);
+    const std::string_view target =
+        sp == std::string_view::npos ? std::string_view{} : in.substr(sp + 1);
     const auto q = target.find('?');
     const std::string_view path = target.substr(0, q);
-    const std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+    const std::string_view query =
+        q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
 
     hs::path_params params;
     const auto m = routes().find(method, path, params);
@@ -60,7 +62,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check(!path.empty() && path.front() == '/');
         check(m.target != nullptr && !m.allow.empty());
     }
-    if (m.what == hs::router::match::kind::method_not_allowed || m.what == hs::router::match::kind::options) {
+    if (m.what == hs::router::match::kind::method_not_allowed ||
+        m.what == hs::router::match::kind::options) {
         check(!m.allow.empty());
     }
 
@@ -69,14 +72,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check(decoded.size() <= query.size());
         for (std::size_t i = 0; i < query.size(); ++i) {
             if (query[i] == '%') {
-                check(i + 2 < query.size() && std::isxdigit(static_cast<unsigned char>(query[i + 1])) &&
+                check(i + 2 < query.size() &&
+                      std::isxdigit(static_cast<unsigned char>(query[i + 1])) &&
                       std::isxdigit(static_cast<unsigned char>(query[i + 2])));
                 i += 2;
             }
         }
     }
     if (const auto v = hs::routing::find_param(query, "message")) {
-        check(v->empty() || (v->data() >= query.data() && v->data() + v->size() <= query.data() + query.size()));
+        check(v->empty() ||
+              (v->data() >= query.data() && v->data() + v->size() <= query.data() + query.size()));
     }
     return 0;
 }

@@ -15,8 +15,8 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <ostream>
 #include <fstream>
+#include <ostream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -35,7 +35,9 @@ struct fixture {
 };
 
 /// gtest prints parameters; show the fixture's name, not its bytes.
-inline void PrintTo(const fixture& f, std::ostream* os) { *os << f.file << ": " << f.name; }
+inline void PrintTo(const fixture& f, std::ostream* os) {
+    *os << f.file << ": " << f.name;
+}
 
 /// A gtest-safe name for a fixture: file stem + name + index, alphanumerics and '_' only.
 inline std::string fixture_test_name(const fixture& f, std::size_t index) {
@@ -57,22 +59,36 @@ inline std::string unescape(const std::string& s) {
         }
         const char e = s[++i];
         switch (e) {
-        case 'r': out += '\r'; break;
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case '0': out += '\0'; break;
-        case '\\': out += '\\'; break;
+        case 'r':
+            out += '\r';
+            break;
+        case 'n':
+            out += '\n';
+            break;
+        case 't':
+            out += '\t';
+            break;
+        case '0':
+            out += '\0';
+            break;
+        case '\\':
+            out += '\\';
+            break;
         case 'x':
             out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
             i += 2;
             break;
-        default: out += '\\'; out += e; break;
+        default:
+            out += '\\';
+            out += e;
+            break;
         }
     }
     return out;
 }
 
-inline std::vector<fixture> load_fixtures(const std::string& dir = std::string(HS_FIXTURE_DIR) + "/requests") {
+inline std::vector<fixture> load_fixtures(const std::string& dir = std::string(HS_FIXTURE_DIR) +
+                                                                   "/requests") {
     std::vector<std::filesystem::path> files;
     for (const auto& entry : std::filesystem::directory_iterator(dir)) {
         if (entry.path().extension() == ".md") {

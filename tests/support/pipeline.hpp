@@ -13,8 +13,8 @@ namespace hs::test {
 struct outcome {
     enum class kind { need_more, error, complete } what = kind::need_more;
     http::parse_error error = http::parse_error::none;
-    int status = 0;          // of the error
-    std::string body;        // when complete
+    int status = 0;           // of the error
+    std::string body;         // when complete
     std::size_t consumed = 0; // raw bytes of the request, when complete
     bool keep_alive = false;
 };

@@ -21,8 +21,10 @@ TEST(json_object, keeps_members_as_sent_without_whitespace) {
 }
 
 TEST(json_object, keeps_numbers_and_escapes_byte_for_byte) {
-    EXPECT_EQ(members_of(R"({"n":123456789012345678901234567890,"f":1.5E+300,"z":-0,"d":0.10000000000000000001})"),
-              R"("n":123456789012345678901234567890,"f":1.5E+300,"z":-0,"d":0.10000000000000000001)");
+    EXPECT_EQ(
+        members_of(
+            R"({"n":123456789012345678901234567890,"f":1.5E+300,"z":-0,"d":0.10000000000000000001})"),
+        R"("n":123456789012345678901234567890,"f":1.5E+300,"z":-0,"d":0.10000000000000000001)");
     // Past a double's range the library refuses the number (documented in DECISIONS.md).
     members_of(R"({"f":1e400})", json_error::kind::syntax);
     EXPECT_EQ(members_of(R"({"s":"\u00e9\n\"\\ \ud83d\ude00","u":"é"})"),
@@ -48,9 +50,9 @@ TEST(json_object, refuses_what_is_not_one_object) {
     for (const char* s : {"[]", "1", "\"s\"", "null", "true"}) {
         members_of(s, json_error::kind::not_object);
     }
-    for (const char* s : {"{", "{\"a\"}", "{\"a\":1,}", "{'a':1}", "{\"a\":01}", "{\"a\":NaN}",
-                          "{} {}", "{}x", "{\"a\":1}//c", "{\"a\":\"\x01\"}", "{\"a\":\"\\x\"}",
-                          "{\"a\":\"\\ud800\"}"}) {
+    for (const char* s :
+         {"{", "{\"a\"}", "{\"a\":1,}", "{'a':1}", "{\"a\":01}", "{\"a\":NaN}", "{} {}", "{}x",
+          "{\"a\":1}//c", "{\"a\":\"\x01\"}", "{\"a\":\"\\x\"}", "{\"a\":\"\\ud800\"}"}) {
         members_of(s, json_error::kind::syntax);
     }
     members_of(std::string_view("{}\0garbage", 10), json_error::kind::syntax);

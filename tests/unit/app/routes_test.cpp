@@ -6,8 +6,9 @@ namespace hs::app {
 namespace {
 
 TEST(routes, json_media_types) {
-    for (const char* ok : {"application/json", "Application/JSON", "application/json; charset=utf-8",
-                           "application/problem+json", "application/vnd.api+json;v=1", " application/json "}) {
+    for (const char* ok :
+         {"application/json", "Application/JSON", "application/json; charset=utf-8",
+          "application/problem+json", "application/vnd.api+json;v=1", " application/json "}) {
         EXPECT_TRUE(is_json_media_type(ok)) << ok;
     }
     for (const char* bad : {"", "text/plain", "application/jsonx", "json", "application/", "/json",

@@ -65,10 +65,11 @@ TEST(chunked_decoder, extension_length_is_bounded) {
 }
 
 TEST(chunked_decoder, rejects_malformed_sizes) {
-    for (const std::string bad : {"\r\n", "g\r\n", "-1\r\n", "1\rx", "1 x\r\n", "12345678901234567\r\n"}) {
+    for (const std::string bad :
+         {"\r\n", "g\r\n", "-1\r\n", "1\rx", "1 x\r\n", "12345678901234567\r\n"}) {
         std::string buf = bad;
         const limits lim;
-    chunked_decoder d(lim);
+        chunked_decoder d(lim);
         EXPECT_EQ(d.decode({buf.data(), buf.size()}), st::error) << bad;
     }
 }

@@ -11,7 +11,9 @@ namespace {
 
 /// What the pipeline must say for a fixture: a protocol error (the connection closes with an
 /// error status) or a complete request (routing and the app decide the rest).
-bool expects_parse_error(const fixture& f) { return f.close && f.status >= 400; }
+bool expects_parse_error(const fixture& f) {
+    return f.close && f.status >= 400;
+}
 
 void check(const fixture& f, const outcome& o, const std::string& how) {
     SCOPED_TRACE(f.file + ": " + f.name + " (" + how + ")");

@@ -51,14 +51,16 @@ TEST(framing, body_kinds) {
 TEST(framing, body_limit_applies_before_reading) {
     limits lim;
     lim.max_body_bytes = 10;
-    EXPECT_EQ(plan("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n", lim).error, parse_error::none);
+    EXPECT_EQ(plan("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n", lim).error,
+              parse_error::none);
     EXPECT_EQ(plan("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n", lim).error,
               parse_error::body_too_large);
 }
 
 TEST(framing, expectations) {
-    EXPECT_TRUE(plan("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n")
-                    .plan.expect_continue);
+    EXPECT_TRUE(
+        plan("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n")
+            .plan.expect_continue);
     EXPECT_EQ(plan("POST / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n").error,
               parse_error::unsupported_expectation);
     EXPECT_FALSE(plan("POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n")

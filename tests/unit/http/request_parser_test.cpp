@@ -36,7 +36,8 @@ TEST(request_parser, needs_more_until_the_empty_line) {
     request_parser p(lim);
     request_head h;
     for (std::size_t k = 0; k < in.size(); ++k) {
-        EXPECT_EQ(p.parse(std::string_view(in).substr(0, k), h).what, parse_result::kind::need_more) << k;
+        EXPECT_EQ(p.parse(std::string_view(in).substr(0, k), h).what, parse_result::kind::need_more)
+            << k;
     }
     EXPECT_EQ(p.parse(in, h).what, parse_result::kind::complete);
 }
@@ -101,7 +102,8 @@ TEST(request_parser, slow_input_is_scanned_once) {
 TEST(request_parser, garbage_is_refused_at_its_first_byte) {
     // A TLS ClientHello has no LF: it must not wait for the header timeout.
     request_head h;
-    EXPECT_EQ(parse_all(std::string_view("\x16\x03\x01\x02\x00", 5), h).error, parse_error::bad_request_line);
+    EXPECT_EQ(parse_all(std::string_view("\x16\x03\x01\x02\x00", 5), h).error,
+              parse_error::bad_request_line);
     EXPECT_EQ(parse_all("GE(", h).error, parse_error::bad_method);
     EXPECT_EQ(parse_all(" GET", h).error, parse_error::bad_request_line);
     EXPECT_EQ(parse_all("GET", h).what, parse_result::kind::need_more);

@@ -11,8 +11,9 @@ TEST(serializer, ordinary_response) {
     std::string out;
     response r(200, "application/json", "{}");
     serialize_head(out, r, {}, "DATE", "srv");
-    EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nServer: srv\r\nDate: DATE\r\nContent-Type: application/json\r\n"
-                   "Content-Length: 2\r\n\r\n");
+    EXPECT_EQ(out,
+              "HTTP/1.1 200 OK\r\nServer: srv\r\nDate: DATE\r\nContent-Type: application/json\r\n"
+              "Content-Length: 2\r\n\r\n");
 }
 
 TEST(serializer, head_keeps_the_length_and_bodiless_statuses_have_none) {
@@ -50,7 +51,8 @@ TEST(date_cache, imf_fixdate) {
 TEST(problem, is_rfc9457_json) {
     const response r = problem(404, "no \"item\"");
     EXPECT_EQ(r.content_type, "application/problem+json");
-    EXPECT_EQ(r.body, R"({"type":"about:blank","title":"Not Found","status":404,"detail":"no \"item\""})");
+    EXPECT_EQ(r.body,
+              R"({"type":"about:blank","title":"Not Found","status":404,"detail":"no \"item\""})");
 }
 
 } // namespace

@@ -28,8 +28,10 @@ access_record sample() {
 TEST(access_log, combined_matches_nginx_plus_duration) {
     std::string out;
     format_access_line(out, sample(), access_log_format::combined);
-    EXPECT_EQ(out, "127.0.0.1 - - [06/Nov/1994:08:49:37 +0000] \"GET /echo?message=\\x22hi\\x22 HTTP/1.1\" "
-                   "200 4 \"-\" \"curl/8\" 0.002\n");
+    EXPECT_EQ(
+        out,
+        "127.0.0.1 - - [06/Nov/1994:08:49:37 +0000] \"GET /echo?message=\\x22hi\\x22 HTTP/1.1\" "
+        "200 4 \"-\" \"curl/8\" 0.002\n");
 }
 
 TEST(access_log, json_is_one_object_per_line) {
@@ -37,10 +39,11 @@ TEST(access_log, json_is_one_object_per_line) {
     access_record r = sample();
     r.user_agent = "a\xff";
     format_access_line(out, r, access_log_format::json);
-    EXPECT_EQ(out, R"({"time":"1994-11-06T08:49:37Z","remote_addr":"127.0.0.1","method":"GET",)"
-                   R"("target":"/echo?message=\"hi\"","protocol":"HTTP/1.1","status":200,"bytes":4,)"
-                   R"("duration_ms":1.500,"referer":"","user_agent":"a\u00ff"})"
-                   "\n");
+    EXPECT_EQ(out,
+              R"({"time":"1994-11-06T08:49:37Z","remote_addr":"127.0.0.1","method":"GET",)"
+              R"("target":"/echo?message=\"hi\"","protocol":"HTTP/1.1","status":200,"bytes":4,)"
+              R"("duration_ms":1.500,"referer":"","user_agent":"a\u00ff"})"
+              "\n");
 }
 
 TEST(access_log, request_without_a_line) {

@@ -66,15 +66,15 @@ TEST(server, answers_delivered_later_from_another_thread) {
     std::atomic<int> completed{0};
     router r;
     r.add("GET", "/later/{n}", handler([&](const request&, const path_params& p, responder res) {
-        std::string n(p.get("n")); // copy before going asynchronous: the request's views die
-        store.post(20ms, [&completed, n, res = std::move(res)]() mutable {
-            ++completed;
-            res.send(response(200, "text/plain", n));
-        });
-    }));
+              std::string n(p.get("n")); // copy before going asynchronous: the request's views die
+              store.post(20ms, [&completed, n, res = std::move(res)]() mutable {
+                  ++completed;
+                  res.send(response(200, "text/plain", n));
+              });
+          }));
     r.add("GET", "/dropped", handler([](const request&, const path_params&, responder) {
-        // the responder is destroyed unanswered: the engine must answer 500
-    }));
+              // the responder is destroyed unanswered: the engine must answer 500
+          }));
     server_options o;
     o.port = 0;
     o.threads = 2;
@@ -122,7 +122,8 @@ TEST(server, answers_delivered_later_from_another_thread) {
 
 TEST(server, stop_is_idempotent) {
     router r;
-    r.add("GET", "/", [](const request&, const path_params&) { return response(200, "text/plain", "ok"); });
+    r.add("GET", "/",
+          [](const request&, const path_params&) { return response(200, "text/plain", "ok"); });
     server_options o;
     o.port = 0;
     o.threads = 1;

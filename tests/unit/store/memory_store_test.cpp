@@ -93,7 +93,8 @@ TEST(memory_store, concurrent_writers_and_readers) {
     EXPECT_EQ(unique.size(), static_cast<std::size_t>(threads * per_thread));
     EXPECT_EQ(*unique.begin(), 1u);
     EXPECT_EQ(*unique.rbegin(), static_cast<std::uint64_t>(threads * per_thread));
-    EXPECT_EQ(s.size(), static_cast<std::size_t>(threads * per_thread - threads * (per_thread / 5)));
+    EXPECT_EQ(s.size(),
+              static_cast<std::size_t>(threads * per_thread - threads * (per_thread / 5)));
 }
 
 } // namespace
