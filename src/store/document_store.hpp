@@ -27,7 +27,10 @@ using list_callback = unique_function<void(std::string json_array)>;
 /// - `members` is the client's object without its braces and without any "id" member,
 ///   already validated and minified ("" for an empty object); the store puts `"id":N` first;
 /// - list() yields every item in ascending id order as one JSON array;
-/// - operations are linearizable: once `done` ran for a write, every later read sees it.
+/// - operations are linearizable: once `done` ran for a write, every later read sees it;
+/// - every `done` has run before the server that issued the operation is destroyed: a store
+///   that completes later (journal, database) must drain its in-flight operations in its own
+///   shutdown, which the owner runs after hs::server::stop() and before ~server.
 class document_store {
 public:
     virtual ~document_store() = default;
