@@ -80,7 +80,9 @@ void server::stop() {
         t.join();
     }
     s.threads.clear();
-    s.workers.clear();
+    // The workers themselves live until ~server: an asynchronous completion that arrives after
+    // stop() is queued to a loop that no longer runs, and dropped with it, instead of reaching
+    // freed memory.
     if (s.options.access_log) {
         s.options.access_log->flush();
     }
