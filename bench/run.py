@@ -344,7 +344,8 @@ def report(results, out, stamp):
                        f"{med([r['cpu_us'] for r in o]):.3f} {med([r['cpu_us'] for r in n]):.3f}")
     if "idle" in runs:
         for kind, rs in runs["idle"].items():
-            lines.append(f"| idle 10k | {kind} | | | | | | {med([r['bytes_per_conn'] for r in rs]):.0f} B/conn | |")
+            lines.append(f"| idle keep-alive ({rs[0]['connections']:,} conns) | {kind} | | | | | | "
+                         f"{med([r['bytes_per_conn'] for r in rs]):.0f} B/conn | |")
     if "api_mix" in runs and "api_get_root" in runs:
         mix = med([m["cpu_us"] / g["cpu_us"] for m, g in zip(runs["api_mix"]["ours"], runs["api_get_root"]["ours"])])
         ratios.append(f"| data API mix vs our GET / | {mix:.2f} | | CPU ≤ 1.5 |")
