@@ -202,8 +202,10 @@ void connection::process() {
     if (closed()) {
         return;
     }
-    if (peer_eof_ && (phase_ == phase::head || phase_ == phase::body)) {
-        // The client will send nothing more: answer what is queued, then close.
+    if (peer_eof_ && !backlogged() && (phase_ == phase::head || phase_ == phase::body)) {
+        // The client will send nothing more: answer what is queued, then close. While output is
+        // backlogged, complete pipelined requests may still wait in the buffer: after_flush()
+        // comes back here once they are answered.
         phase_ = phase::closing;
     }
     flush();

@@ -136,6 +136,34 @@ TEST_F(protocol, pipelined_requests_with_bodies_and_a_final_close) {
     EXPECT_TRUE(c.closed_by_server()); // the request after Connection: close is not answered
 }
 
+TEST_F(protocol, pipelined_past_the_output_high_water_mark_then_half_close_all_answered) {
+    // 50 responses of ~200 KB each overflow the 256 KiB output mark many times over; the
+    // client then half-closes: every request must still be answered before the close.
+    for (int i = 0; i < 200; ++i) {
+        request_once(port(),
+                     "POST /data HTTP/1.1\r\nHost: a\r\nContent-Length: 1010\r\n\r\n{\"p\":\"" +
+                         std::string(1002, 'x') + "\"}");
+    }
+    client c(port());
+    std::string batch;
+    for (int i = 0; i < 50; ++i) {
+        batch += "GET /data HTTP/1.1\r\nHost: a\r\n\r\n";
+    }
+    batch += "GET /echo?message=last HTTP/1.1\r\nHost: a\r\n\r\n";
+    c.send(batch);
+    c.shutdown_write();
+    for (int i = 0; i < 50; ++i) {
+        const auto r = c.read_response(10s);
+        ASSERT_TRUE(r) << i;
+        ASSERT_EQ(r->status, 200);
+        ASSERT_GT(r->body.size(), 200000u);
+    }
+    const auto last = c.read_response(10s);
+    ASSERT_TRUE(last);
+    EXPECT_EQ(last->body, "last");
+    EXPECT_TRUE(c.closed_by_server());
+}
+
 TEST_F(protocol, thousand_sequential_requests_on_one_connection) {
     client c(port());
     for (int i = 0; i < 1000; ++i) {
