@@ -21,12 +21,12 @@ response no_item(std::string_view id_text) {
 }
 
 /// Maps a store result to the response of a read or write of one item.
-response item_response(store::item_result&& res, std::string_view id_text, int ok_status) {
+response item_response(store::item_result&& res, int ok_status) {
     switch (res.what) {
     case store::item_result::status::ok:
         return response(ok_status, std::string(json_type), std::move(res.json));
     case store::item_result::status::not_found:
-        return no_item(id_text);
+        return no_item(std::to_string(res.id));
     case store::item_result::status::unavailable:
         break;
     }
@@ -108,8 +108,7 @@ void data_handlers::get(const request&, const path_params& p, responder r) const
         return;
     }
     store_.get(id, [r = std::move(r)](store::item_result res) mutable {
-        const std::string id_text = std::to_string(res.id);
-        r.send(item_response(std::move(res), id_text, 200));
+        r.send(item_response(std::move(res), 200));
     });
 }
 
@@ -132,8 +131,7 @@ void data_handlers::replace(const request& rq, const path_params& p, responder r
         return;
     }
     store_.replace(id, std::move(members), [r = std::move(r)](store::item_result res) mutable {
-        const std::string id_text = std::to_string(res.id);
-        r.send(item_response(std::move(res), id_text, 200));
+        r.send(item_response(std::move(res), 200));
     });
 }
 
@@ -151,8 +149,7 @@ void data_handlers::remove(const request&, const path_params& p, responder r) co
             r.send(std::move(out));
             return;
         }
-        const std::string id_text = std::to_string(res.id);
-        r.send(item_response(std::move(res), id_text, 204));
+        r.send(item_response(std::move(res), 204));
     });
 }
 

@@ -28,18 +28,4 @@ std::string_view trim_ows(std::string_view s) noexcept {
     return s;
 }
 
-bool has_token(std::span<const header> headers, std::string_view name, std::string_view token) {
-    for (const header& h : headers) {
-        if (!iequals(h.name, name)) {
-            continue;
-        }
-        const bool found =
-            !for_each_list_element(h.value, [&](std::string_view e) { return !iequals(e, token); });
-        if (found) {
-            return true;
-        }
-    }
-    return false;
-}
-
 } // namespace hs::http

@@ -31,7 +31,4 @@ template <class F> bool for_each_list_element(std::string_view list, F&& f) {
     return true;
 }
 
-/// True if any field named \p name has \p token as a list element (case-insensitive).
-bool has_token(std::span<const header> headers, std::string_view name, std::string_view token);
-
 } // namespace hs::http

@@ -211,24 +211,7 @@ void client::reset() {
 
 std::optional<http_response> client::read_response(std::chrono::milliseconds timeout, bool head) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    auto fill = [&]() -> bool {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) {
-            return false;
-        }
-        pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
-            return false;
-        }
-        char buf[65536];
-        const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-        if (n <= 0) {
-            return false;
-        }
-        pending_.append(buf, static_cast<std::size_t>(n));
-        return true;
-    };
+    auto fill = [&] { return receive(pending_, deadline); };
     for (;;) {
         const auto end = pending_.find("\r\n\r\n");
         if (end != std::string::npos) {
@@ -289,20 +272,25 @@ std::string client::read_until_close(std::chrono::milliseconds timeout) {
     std::string out = std::move(pending_);
     pending_.clear();
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        pollfd p{fd_, POLLIN, 0};
-        if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
-            return out;
-        }
-        char buf[65536];
-        const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-        if (n <= 0) {
-            return out;
-        }
-        out.append(buf, static_cast<std::size_t>(n));
+    while (receive(out, deadline)) {
     }
+    return out;
+}
+
+bool client::receive(std::string& into, std::chrono::steady_clock::time_point deadline) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{fd_, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+        return false;
+    }
+    char buf[65536];
+    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) {
+        return false;
+    }
+    into.append(buf, static_cast<std::size_t>(n));
+    return true;
 }
 
 std::optional<http_response> request_once(std::uint16_t port, std::string_view raw) {

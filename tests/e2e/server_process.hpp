@@ -75,6 +75,9 @@ public:
     int fd() const { return fd_; }
 
 private:
+    /// Appends what one recv returns before \p deadline; false on timeout, EOF or reset.
+    bool receive(std::string& into, std::chrono::steady_clock::time_point deadline);
+
     int fd_ = -1;
     std::string pending_;
 };
