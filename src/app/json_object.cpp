@@ -4,6 +4,7 @@
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
+#include <cstring>
 #include <vector>
 
 namespace hs::app {
@@ -16,6 +17,7 @@ struct checker : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, checker> {
     std::size_t depth = 0;
     bool not_object = false;
     bool too_deep = false;
+    bool lone_surrogate = false;
     std::vector<bool> member_is_id; // one per top-level member, in order
 
     bool Default() {
@@ -41,9 +43,33 @@ struct checker : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, checker> {
         --depth;
         return true;
     }
+    bool String(const char* s, rapidjson::SizeType n, bool) {
+        if (depth == 0) {
+            not_object = true;
+            return false;
+        }
+        return no_surrogate(s, n);
+    }
     bool Key(const char* s, rapidjson::SizeType n, bool) {
         if (depth == 1) {
             member_is_id.push_back(n == 2 && s[0] == 'i' && s[1] == 'd');
+        }
+        return no_surrogate(s, n);
+    }
+    /// RapidJSON 1.1 refuses a high surrogate escape without a low one after it, but decodes
+    /// a lone low surrogate ("\udc00") to ED B0 80, the UTF-8 form of a code point UTF-8 may
+    /// not encode (RFC 3629 §3). Raw input bytes are validated as UTF-8 and a valid pair decodes
+    /// to one four-byte sequence, so ED followed by A0..BF in a decoded string is exactly a lone
+    /// surrogate.
+    bool no_surrogate(const char* s, rapidjson::SizeType n) {
+        const char* const end = s + n;
+        for (const void* hit = std::memchr(s, 0xed, n); hit != nullptr;) {
+            const char* p = static_cast<const char*>(hit) + 1;
+            if (p < end && static_cast<unsigned char>(*p) >= 0xa0) {
+                lone_surrogate = true;
+                return false;
+            }
+            hit = std::memchr(p, 0xed, static_cast<std::size_t>(end - p));
         }
         return true;
     }
@@ -157,6 +183,12 @@ json_error normalize_object(std::string_view body, const json_limits& limits,
     if (h.too_deep) {
         return {json_error::kind::too_deep,
                 "the JSON nests deeper than " + std::to_string(limits.max_depth) + " levels"};
+    }
+    if (h.lone_surrogate) {
+        return {json_error::kind::syntax,
+                "the body is not valid JSON: a \\u escape is a lone UTF-16 surrogate (in the "
+                "string that ends at byte " +
+                    std::to_string(ok.Offset() - 1) + ")"};
     }
     if (ok.IsError()) {
         return {json_error::kind::syntax, std::string("the body is not valid JSON: ") +

@@ -21,7 +21,7 @@ constexpr entry table[] = {
     {parse_error::bad_target,
      {400,
       "the request-target has a character that is not allowed or is not in origin-form, "
-      "absolute-form or '*' (RFC 9112 §3.2)",
+      "absolute-form with a host, or '*' (RFC 9112 §3.2)",
       true}},
     {parse_error::bad_version,
      {400, "malformed HTTP version: expected 'HTTP/1.0' or 'HTTP/1.1'", true}},

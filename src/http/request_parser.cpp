@@ -31,6 +31,18 @@ bool starts_with_scheme(std::string_view t) noexcept {
     return prefix("http://") || prefix("https://");
 }
 
+/// True when an http(s) authority, `[userinfo "@"] host [":" port]` (RFC 3986 §3.2), has a
+/// non-empty host: the http and https schemes require one, and a recipient must reject a URI
+/// without (RFC 9110 §4.2.1, §4.2.2). "http://", "http:///x", "http://:80/" and "http://u@/"
+/// have none.
+bool has_host(std::string_view authority) noexcept {
+    const auto at = authority.rfind('@');
+    if (at != std::string_view::npos) {
+        authority.remove_prefix(at + 1);
+    }
+    return !authority.empty() && authority.front() != ':';
+}
+
 /// Splits the target into path and query; returns false when its form is not allowed.
 bool split_target(std::string_view method, std::string_view target, request_head& out) noexcept {
     std::string_view rest;
@@ -46,8 +58,8 @@ bool split_target(std::string_view method, std::string_view target, request_head
     } else if (starts_with_scheme(target)) {
         const auto authority = target.find("//") + 2;
         const auto path_start = target.find_first_of("/?", authority);
-        if (path_start == authority) {
-            return false; // empty authority
+        if (!has_host(target.substr(authority, path_start - authority))) {
+            return false;
         }
         rest =
             path_start == std::string_view::npos ? std::string_view{} : target.substr(path_start);

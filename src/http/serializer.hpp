@@ -1,5 +1,6 @@
 #pragma once
-/// \file Response -> bytes: status line, Date, Server, Content-Type, Content-Length, Connection.
+/// \file Response -> bytes: status line, Date, Server, Content-Type, Content-Length, Connection;
+/// and the check of a response before it is written.
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,15 @@ constexpr bool bodiless_status(int status) noexcept {
 constexpr bool sends_body(const response& r, const response_framing& f) noexcept {
     return !f.head_request && !bodiless_status(r.status);
 }
+
+/// Checks what an embedder's handler put in \p r before it is serialized: the status is a
+/// final one (200 to 599), every name in r.headers is a token and every value a field-value
+/// (so no CR, LF or NUL can split the response, RFC 9112 §2.2), r.content_type is a field-value,
+/// and r.headers holds no field the serializer writes itself (Content-Length,
+/// Transfer-Encoding, Date, Server, Connection, and Content-Type when r.content_type is set).
+/// On failure returns false and sets \p why to a one-line reason naming the field; the bytes
+/// at fault are shown escaped, so \p why is safe to log. On success \p why is cleared.
+bool well_formed(const response& r, std::string& why);
 
 /// Appends the status line and header section of \p r to \p out. The response always says
 /// HTTP/1.1, the highest version we support (RFC 9110 §6.2), also to HTTP/1.0 clients.

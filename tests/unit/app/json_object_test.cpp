@@ -64,6 +64,32 @@ TEST(json_object, refuses_invalid_utf8) {
     members_of("{\"a\":\"\xed\xa0\x80\"}", json_error::kind::syntax); // UTF-16 surrogate in UTF-8
 }
 
+TEST(json_object, refuses_lone_surrogate_escapes) {
+    // RFC 8259 §8.2 leaves unpaired surrogates undefined; they have no UTF-8 form (RFC 3629 §3),
+    // so a body holding one cannot be stored as text. RapidJSON 1.1 refuses a lone high
+    // surrogate but turns a lone low one into the bytes ED B0 80: both must be refused.
+    for (const char* s :
+         {R"({"a":"\udc00"})", R"({"a":"\uDFFF"})", R"({"a":"x\udc00y"})", R"({"\udc00":1})",
+          R"({"a":["\udc00"]})", R"({"a":{"\udc00":1}})", R"({"a":"\udc00\ud83d\ude00"})",
+          R"({"a":"\ud83d\ude00\ude00"})", R"({"a":"\ud800"})", R"({"a":"\ud800x"})",
+          R"({"a":"\udbff\u0041"})", R"({"a":"\ud800\ud800"})", R"({"a":"\udc00\ud800"})",
+          R"({"a":"\udc00\ud800\udc00"})"}) {
+        members_of(s, json_error::kind::syntax);
+    }
+    std::string m;
+    const json_error e = normalize_object(R"({"ok":1,"a":"\udc00"})", json_limits{}, m);
+    EXPECT_NE(e.detail.find("surrogate"), std::string::npos) << e.detail;
+    EXPECT_NE(e.detail.find("at byte 19"), std::string::npos) << e.detail; // its closing quote
+    EXPECT_EQ(m, "");
+}
+
+TEST(json_object, keeps_surrogate_pairs_byte_for_byte) {
+    EXPECT_EQ(members_of(R"({"a":"\ud800\udc00","\uD83D\uDE00":"\udbff\udfff"})"),
+              R"("a":"\ud800\udc00","\uD83D\uDE00":"\udbff\udfff")");
+    EXPECT_EQ(members_of("{\"a\":\"\xf0\x9f\x98\x80\xed\x9f\xbf\xee\x80\x80\"}"),
+              "\"a\":\"\xf0\x9f\x98\x80\xed\x9f\xbf\xee\x80\x80\""); // U+1F600 U+D7FF U+E000
+}
+
 TEST(json_object, nesting_limit) {
     members_of(R"({"a":[[1]]})", json_error::kind::none, 3);
     members_of(R"({"a":[[[1]]]})", json_error::kind::too_deep, 3);

@@ -110,6 +110,32 @@ TEST(request_parser, garbage_is_refused_at_its_first_byte) {
     EXPECT_EQ(parse_all("\r\n\r\nGET", h).what, parse_result::kind::need_more);
 }
 
+TEST(request_parser, absolute_form_needs_a_host) {
+    // RFC 9110 §4.2.1: an http(s) URI with an empty host is invalid and must be rejected.
+    for (const char* target : {"http://", "http:///", "http:///data", "https://", "https:///data",
+                               "HTTP://", "http://?x", "https://?", "http://:80", "http://:80/data",
+                               "http://@", "http://u@/", "http://u:p@:80/", "https://@?q"}) {
+        request_head h;
+        const std::string in = std::string("GET ") + target + " HTTP/1.1\r\nHost: h\r\n\r\n";
+        EXPECT_EQ(parse_all(in, h).error, parse_error::bad_target) << target;
+    }
+    struct ok_case {
+        const char* target;
+        const char* path;
+        const char* query;
+    };
+    for (const ok_case& c :
+         {ok_case{"http://h", "/", ""}, ok_case{"http://h/", "/", ""},
+          ok_case{"HTTPS://h:8080/a?b", "/a", "b"}, ok_case{"http://h?x=1", "/", "x=1"},
+          ok_case{"http://[::1]/d", "/d", ""}, ok_case{"http://[::1]:80?q", "/", "q"}}) {
+        request_head h;
+        const std::string in = std::string("GET ") + c.target + " HTTP/1.1\r\nHost: h\r\n\r\n";
+        ASSERT_EQ(parse_all(in, h).what, parse_result::kind::complete) << c.target;
+        EXPECT_EQ(h.path, c.path) << c.target;
+        EXPECT_EQ(h.query, c.query) << c.target;
+    }
+}
+
 TEST(request_parser, rebase_moves_views_with_the_buffer) {
     std::string a = "GET /x?q HTTP/1.1\r\nHost: h\r\n\r\n";
     request_head h;

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <string_view>
+#include <utility>
+
 #include "http/date_cache.hpp"
 
 namespace hs::http {
@@ -38,6 +42,151 @@ TEST(serializer, connection_header) {
     out.clear();
     serialize_head(out, response(200, "", ""), {false, true, 0}, "D", "s");
     EXPECT_NE(out.find("Connection: keep-alive\r\n"), std::string::npos);
+}
+
+TEST(serializer, reason_phrases) {
+    // RFC 9110 §15 (every status it defines), RFC 6585 (428, 429, 431) and RFC 4918 (507).
+    const std::pair<int, std::string_view> table[] = {
+        {100, "Continue"},
+        {101, "Switching Protocols"},
+        {200, "OK"},
+        {201, "Created"},
+        {202, "Accepted"},
+        {203, "Non-Authoritative Information"},
+        {204, "No Content"},
+        {205, "Reset Content"},
+        {206, "Partial Content"},
+        {300, "Multiple Choices"},
+        {301, "Moved Permanently"},
+        {302, "Found"},
+        {303, "See Other"},
+        {304, "Not Modified"},
+        {305, "Use Proxy"},
+        {307, "Temporary Redirect"},
+        {308, "Permanent Redirect"},
+        {400, "Bad Request"},
+        {401, "Unauthorized"},
+        {402, "Payment Required"},
+        {403, "Forbidden"},
+        {404, "Not Found"},
+        {405, "Method Not Allowed"},
+        {406, "Not Acceptable"},
+        {407, "Proxy Authentication Required"},
+        {408, "Request Timeout"},
+        {409, "Conflict"},
+        {410, "Gone"},
+        {411, "Length Required"},
+        {412, "Precondition Failed"},
+        {413, "Content Too Large"},
+        {414, "URI Too Long"},
+        {415, "Unsupported Media Type"},
+        {416, "Range Not Satisfiable"},
+        {417, "Expectation Failed"},
+        {421, "Misdirected Request"},
+        {422, "Unprocessable Content"},
+        {426, "Upgrade Required"},
+        {428, "Precondition Required"},
+        {429, "Too Many Requests"},
+        {431, "Request Header Fields Too Large"},
+        {500, "Internal Server Error"},
+        {501, "Not Implemented"},
+        {502, "Bad Gateway"},
+        {503, "Service Unavailable"},
+        {504, "Gateway Timeout"},
+        {505, "HTTP Version Not Supported"},
+        {507, "Insufficient Storage"},
+    };
+    for (const auto& [status, phrase] : table) {
+        EXPECT_EQ(reason_phrase(status), phrase) << status;
+    }
+    // 306 and 418 are reserved or unused (RFC 9110 §15.4.7, §15.5.19); others are unknown.
+    for (const int status : {0, 99, 102, 199, 306, 418, 420, 499, 506, 508, 599, 600, -1}) {
+        EXPECT_EQ(reason_phrase(status), "Unknown") << status;
+    }
+    std::string out;
+    serialize_head(out, response(429, "", ""), {}, "D", "s");
+    EXPECT_EQ(out.rfind("HTTP/1.1 429 Too Many Requests\r\n", 0), 0u) << out;
+}
+
+/// The reason well_formed gives for \p r, or "" when it accepts it.
+std::string refusal(const response& r) {
+    std::string why = "stale";
+    const bool ok = well_formed(r, why);
+    EXPECT_EQ(ok, why.empty()) << why;
+    return why;
+}
+
+response with_header(std::string name, std::string value) {
+    response r(200, "text/plain", "x");
+    r.headers.emplace_back(std::move(name), std::move(value));
+    return r;
+}
+
+TEST(well_formed, accepts_what_the_app_sends) {
+    EXPECT_EQ(refusal(response(200, "application/json", "{}")), "");
+    EXPECT_EQ(refusal(response(204, "", "")), "");
+    EXPECT_EQ(refusal(problem(404, "no \"item\"\r\n")), ""); // the body is not checked
+    response r(201, "application/json; charset=utf-8", "{}");
+    r.headers = {{"Location", "/data/1"}, {"Allow", "GET, HEAD"},   {"Retry-After", "1"},
+                 {"X-Empty", ""},         {"X-Obs", "caf\xc3\xa9"}, {"x-tab", "a\tb"}};
+    EXPECT_EQ(refusal(r), "");
+    response ct(200, "", "x"); // without content_type, Content-Type may come as a header
+    ct.headers.emplace_back("Content-Type", "text/plain");
+    EXPECT_EQ(refusal(ct), "");
+}
+
+TEST(well_formed, refuses_response_splitting_in_values) {
+    const std::string why = refusal(with_header("Location", "/a\r\nSet-Cookie: s=1"));
+    EXPECT_NE(why.find("Location"), std::string::npos) << why;
+    EXPECT_NE(why.find("CR at byte 2"), std::string::npos) << why;
+    EXPECT_EQ(why.find('\r'), std::string::npos) << why; // shown escaped
+    EXPECT_EQ(why.find('\n'), std::string::npos) << why;
+    EXPECT_NE(why.find("\\x0D\\x0A"), std::string::npos) << why;
+    for (const char* bad : {"a\nb", "a\rb", " a", "a ", "\ta", "a\x7f", "a\x01"}) {
+        EXPECT_NE(refusal(with_header("X-A", bad)).find("X-A"), std::string::npos) << bad;
+    }
+    EXPECT_NE(refusal(with_header("X-A", std::string("a\0b", 3))).find("NUL"), std::string::npos);
+    EXPECT_NE(refusal(with_header("X-A", "a ")).find("whitespace"), std::string::npos);
+}
+
+TEST(well_formed, refuses_bad_names) {
+    for (const char* bad : {"", "X Y", "X:", "X\r\nSet-Cookie", "X\n", "a/b", "caf\xc3\xa9"}) {
+        const std::string why = refusal(with_header(bad, "v"));
+        EXPECT_NE(why.find("not a token"), std::string::npos) << why;
+        EXPECT_EQ(why.find_first_of("\r\n"), std::string::npos) << why;
+    }
+    EXPECT_NE(refusal(with_header("", "v")).find("\"\""), std::string::npos);
+}
+
+TEST(well_formed, refuses_fields_the_serializer_writes) {
+    for (const char* own : {"Content-Length", "content-length", "Transfer-Encoding", "Date",
+                            "SERVER", "Connection"}) {
+        const std::string why = refusal(with_header(own, "1"));
+        EXPECT_NE(why.find(own), std::string::npos) << why;
+    }
+    // content_type is set: a Content-Type header would be a second one.
+    EXPECT_NE(refusal(with_header("content-type", "text/html")).find("content-type"),
+              std::string::npos);
+    EXPECT_EQ(refusal(with_header("Content-Location", "/x")), "");
+    EXPECT_EQ(refusal(with_header("X-Date", "1")), "");
+}
+
+TEST(well_formed, checks_content_type_and_status) {
+    response r(200, "text/html\r\nX-Injected: 1", "x");
+    std::string why = refusal(r);
+    EXPECT_NE(why.find("content_type"), std::string::npos) << why;
+    EXPECT_EQ(why.find_first_of("\r\n"), std::string::npos) << why;
+    EXPECT_NE(refusal(response(200, " text/plain", "x")), "");
+    EXPECT_NE(refusal(response(200, std::string("text/plain\0", 11), "x")), "");
+    for (const int status : {0, -1, 100, 101, 199, 600, 1000}) {
+        why = refusal(response(status, "", ""));
+        EXPECT_NE(why.find(std::to_string(status)), std::string::npos) << why;
+    }
+    EXPECT_EQ(refusal(response(599, "", "")), "");
+    const std::string long_value(1000, 'a');
+    why = refusal(with_header("X-Long", long_value + "\n"));
+    EXPECT_LT(why.size(), 200u) << why; // the value is shown truncated, the fault's place not
+    EXPECT_NE(why.find("LF at byte 1000"), std::string::npos) << why;
 }
 
 TEST(date_cache, imf_fixdate) {
