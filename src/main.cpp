@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
     hs::app::api_options api;
     std::string access_log = "-";
     std::string log_format = "combined";
-    double header_timeout = 10, idle_timeout = 60, shutdown_timeout = 10;
+    double header_timeout = 10, idle_timeout = 60, shutdown_timeout = 10, handler_timeout = 30;
     int port = 8080;
     if (const char* env = std::getenv("PORT"); env != nullptr && *env != '\0') {
         const std::string_view text(env);
@@ -86,6 +86,12 @@ int main(int argc, char** argv) {
     cli.add_option("--idle-timeout", idle_timeout, "seconds a keep-alive connection may sit idle")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
+    cli.add_option("--handler-timeout", handler_timeout,
+                   "seconds a request may wait for its handler's answer (504 past it)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    cli.add_flag("--reuse-port", opts.reuse_port,
+                 "one SO_REUSEPORT listener per worker; lets other processes share the port");
     cli.add_option("--max-connections", opts.limits.max_connections,
                    "open connections; past it new ones get 503 and are closed")
         ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}))
@@ -110,6 +116,7 @@ int main(int argc, char** argv) {
     opts.port = static_cast<std::uint16_t>(port);
     opts.limits.header_timeout = seconds(header_timeout);
     opts.limits.idle_timeout = seconds(idle_timeout);
+    opts.limits.handler_timeout = seconds(handler_timeout);
     opts.shutdown_timeout = seconds(shutdown_timeout);
     opts.log_format =
         log_format == "json" ? hs::access_log_format::json : hs::access_log_format::combined;
@@ -123,9 +130,11 @@ int main(int argc, char** argv) {
     ::signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
 
+    std::shared_ptr<hs::log::async_sink> sink;
     try {
         if (access_log != "off") {
-            opts.access_log = hs::log::async_sink::open(access_log);
+            sink = hs::log::async_sink::open(access_log);
+            opts.access_log = sink;
         }
         hs::store::memory_store store;
         hs::router routes;
@@ -138,6 +147,11 @@ int main(int argc, char** argv) {
         sigwait(&stop_signals, &sig);
         std::fprintf(stderr, "http_server: %s, draining\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
         srv.stop();
+        if (sink) {
+            // stop() flushed what it could by the deadline: what is left waits on an output
+            // that is not being read, and is counted and reported instead of holding the exit.
+            sink->close(std::chrono::steady_clock::now() + std::chrono::milliseconds(100));
+        }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "http_server: %s\n", e.what());
         return 1;

@@ -29,14 +29,16 @@ enum class access_log_format {
 /// Appends one formatted line (with its '\n') to \p out.
 void format_access_line(std::string& out, const access_record& r, access_log_format f);
 
-/// Where formatted lines go. Workers hand over whole batches of lines; submit() may block to push
-/// back on a worker when the writer falls behind (lines are never dropped). Thread-safe.
+/// Where formatted lines go. Workers hand over whole batches of lines. Thread-safe.
 class access_log_sink {
 public:
     virtual ~access_log_sink() = default;
+    /// Takes a batch of lines. Never blocks the caller (an event loop): a sink that cannot keep
+    /// up past its bound drops the batch and counts its lines.
     virtual void submit(std::string&& lines) = 0;
-    /// Blocks until everything submitted so far is written.
-    virtual void flush() = 0;
+    /// Waits until everything submitted so far is written, or \p deadline passes. True when
+    /// everything was written.
+    virtual bool flush(std::chrono::steady_clock::time_point deadline) = 0;
 };
 
 } // namespace hs

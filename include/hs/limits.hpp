@@ -17,6 +17,12 @@ struct limits {
     std::chrono::milliseconds idle_timeout{
         60'000};                          ///< keep-alive idle and write stalls (silent close)
     std::size_t max_connections = 10'000; ///< open connections over all workers
+    std::chrono::milliseconds handler_timeout{
+        30'000}; ///< a handler's answer must come within it (504 and close past it)
 };
+
+/// Checks every limit for values the engine cannot work with (zero sizes, timeouts of zero or
+/// less, sizes whose sums would wrap). Throws std::invalid_argument naming the limit.
+void validate(const limits& l);
 
 } // namespace hs

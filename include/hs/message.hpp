@@ -10,6 +10,8 @@
 
 namespace hs {
 
+struct worker_context;
+
 /// One header field. Both views point into the connection's read buffer (see request).
 struct header {
     std::string_view name;  ///< as sent; compare case-insensitively
@@ -21,10 +23,9 @@ bool iequals(std::string_view a, std::string_view b) noexcept;
 
 /// A parsed, framed request with its whole body.
 ///
-/// Lifetime rule: every view points into the connection's read buffer. They stay valid until the
-/// handler's response is queued (the buffer is neither compacted nor grown while a request is in
-/// flight), but a handler that completes later must not touch them after the connection is gone:
-/// copy what an asynchronous operation needs before starting it.
+/// Lifetime rule: every view points into a per-request buffer that the engine keeps alive, and
+/// unchanged, until the handler's responder has sent or been destroyed, even if the connection
+/// closes in the meantime (see hs::responder). After that, nothing of it may be touched.
 struct request {
     std::string_view method; ///< method token as sent (case-sensitive, RFC 9110 §9.1)
     std::string_view target; ///< request-target as sent
@@ -32,8 +33,9 @@ struct request {
     std::string_view query;  ///< after the first '?', without it; empty when absent
     int version_minor = 1;   ///< HTTP/1.<version_minor>; major is always 1
     std::span<const header> headers;
-    std::string_view body; ///< decoded body (chunked coding removed)
-    std::string_view peer; ///< client address, for logs
+    std::string_view body;            ///< decoded body (chunked coding removed)
+    std::string_view peer;            ///< client address, for logs
+    worker_context* worker = nullptr; ///< the worker thread this request runs on
 
     /// The first field named \p name, if any.
     std::optional<std::string_view> header_value(std::string_view name) const noexcept {

@@ -77,7 +77,9 @@ public:
     match find(std::string_view method, std::string_view path, path_params& params) const;
 
     /// Looks the request up and answers it: the handler, or 404 / 405 / 501 / 204 (OPTIONS).
-    void dispatch(const request& rq, responder r) const;
+    /// \p params receives the captures and must live as long as \p r (the handler may read it
+    /// until it answers).
+    void dispatch(const request& rq, path_params& params, responder r) const;
 
     /// Every method some route accepts, plus HEAD and OPTIONS ("GET, HEAD, POST, OPTIONS").
     std::string_view all_methods() const noexcept;

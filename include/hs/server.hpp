@@ -2,12 +2,15 @@
 /// \file The embedding API: a server = options + a router, run by one event loop per thread.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "hs/access_log.hpp"
 #include "hs/limits.hpp"
 #include "hs/router.hpp"
+#include "hs/transport.hpp"
+#include "hs/worker_context.hpp"
 
 namespace hs {
 
@@ -15,11 +18,22 @@ struct server_options {
     std::string host = "127.0.0.1";
     std::uint16_t port = 8080; ///< 0 picks an ephemeral port (see server::port)
     unsigned threads = 0;      ///< worker threads; 0 = one per CPU
+    /// false: one listening socket shared by the workers, so a second process on the same port
+    /// fails with "address in use". true: one SO_REUSEPORT listener per worker (the kernel
+    /// spreads connections; other processes of the same user may join the port).
+    bool reuse_port = false;
     hs::limits limits;
     std::chrono::milliseconds shutdown_timeout{10'000}; ///< drain deadline after stop()
     std::shared_ptr<access_log_sink> access_log;        ///< null: no access log
     access_log_format log_format = access_log_format::combined;
     std::string server_name = "http_server"; ///< the Server header
+    /// Wraps accepted sockets; null: plain TCP.
+    std::shared_ptr<net::transport_factory> transports;
+    /// Runs on each worker's thread before its loop serves (build per-worker state here and keep
+    /// it in worker_context::state). An exception fails start().
+    std::function<void(worker_context&)> on_worker_start;
+    /// Runs on each worker's thread after it drained, while its loop still exists.
+    std::function<void(worker_context&)> on_worker_stop;
 };
 
 /// An HTTP/1.1 server. start() binds and spawns the workers; stop() drains them.
@@ -30,15 +44,17 @@ public:
     server(const server&) = delete;
     server& operator=(const server&) = delete;
 
-    /// Binds the listeners and starts the worker threads. Throws std::system_error on failure.
+    /// Validates the options, binds the listeners, starts the worker threads and waits until
+    /// each has run its start hook. Throws std::invalid_argument (options) or std::system_error.
     void start();
 
     /// The bound port (useful with port 0). Valid after start().
     std::uint16_t port() const noexcept;
 
-    /// Stops accepting, lets in-flight requests finish, closes idle connections, and waits for
-    /// the workers to exit (at most shutdown_timeout, then connections are closed). Thread-safe
-    /// and idempotent; returns after the workers have exited and their log lines are submitted.
+    /// Stops accepting, lets in-flight requests (and outstanding asynchronous answers) finish,
+    /// closes idle connections, and waits for the workers to exit (at most shutdown_timeout,
+    /// then connections are closed). Thread-safe and idempotent; returns after the workers have
+    /// exited and their log lines are submitted.
     void stop();
 
 private:

@@ -61,6 +61,18 @@ public:
         }
     }
 
+    /// Unlinks every entry without expiring it, passing each to \p on_unlink.
+    template <class F> void clear(F&& on_unlink) {
+        for (entry& head : slots_) {
+            while (head.next != &head) {
+                entry& e = *head.next;
+                unlink(e);
+                --size_;
+                on_unlink(e);
+            }
+        }
+    }
+
     /// Milliseconds until the next tick worth waking for; -1 when nothing is scheduled.
     int next_timeout_ms(std::int64_t now_ms) const noexcept;
     std::size_t size() const noexcept { return size_; }

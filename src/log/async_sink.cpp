@@ -1,16 +1,30 @@
 #include "log/async_sink.hpp"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <climits>
-#include <cstdio>
 #include <cstring>
 #include <system_error>
 
 namespace hs::log {
+namespace {
+
+std::int64_t steady_ns(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+std::uint64_t count_lines(const std::string& s) {
+    return static_cast<std::uint64_t>(std::count(s.begin(), s.end(), '\n'));
+}
+
+} // namespace
 
 std::shared_ptr<async_sink> async_sink::open(const std::string& path, std::size_t max_pending) {
     if (path.empty() || path == "-") {
@@ -23,19 +37,36 @@ std::shared_ptr<async_sink> async_sink::open(const std::string& path, std::size_
     return std::make_shared<async_sink>(fd, true, max_pending);
 }
 
-async_sink::async_sink(int fd, bool owns_fd, std::size_t max_pending)
-    : fd_(fd), owns_fd_(owns_fd), max_pending_(max_pending), thread_([this] { run(); }) {}
+async_sink::async_sink(int fd, bool owns_fd, std::size_t max_pending, int report_fd)
+    : fd_(fd), owns_fd_(owns_fd), max_pending_(max_pending), report_fd_(report_fd) {
+    struct stat st {};
+    if (::fstat(fd_, &st) == 0) {
+        if (S_ISFIFO(st.st_mode)) {
+            kind_ = kind::pipe;
+        } else if (S_ISSOCK(st.st_mode)) {
+            kind_ = kind::socket;
+        } else if (S_ISCHR(st.st_mode) && ::isatty(fd_) == 1) {
+            kind_ = kind::terminal;
+        }
+    }
+    out_fd_ = fd_;
+    if (kind_ == kind::pipe) {
+        // A private, non-blocking open file description of the same pipe: O_NONBLOCK on the
+        // inherited one would change it for every process that shares it (the shell, a
+        // supervisor). Without /proc, every write waits for POLLOUT first instead.
+        const std::string self = "/proc/self/fd/" + std::to_string(fd_);
+        const int own = ::open(self.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (own >= 0) {
+            out_fd_ = own;
+        }
+    }
+    const int flags = ::fcntl(out_fd_, F_GETFL);
+    nonblocking_ = kind_ == kind::socket || (flags >= 0 && (flags & O_NONBLOCK) != 0);
+    thread_ = std::thread([this] { run(); });
+}
 
 async_sink::~async_sink() {
-    {
-        std::lock_guard lock(mu_);
-        stop_ = true;
-    }
-    wake_writer_.notify_one();
-    thread_.join();
-    if (owns_fd_) {
-        ::close(fd_);
-    }
+    close(std::chrono::steady_clock::now() + std::chrono::seconds(1));
 }
 
 void async_sink::submit(std::string&& lines) {
@@ -43,7 +74,11 @@ void async_sink::submit(std::string&& lines) {
         return;
     }
     std::unique_lock lock(mu_);
-    progress_.wait(lock, [&] { return pending_bytes_ < max_pending_ || stop_; });
+    if (stop_ || pending_bytes_ + lines.size() > max_pending_) {
+        lock.unlock();
+        count_dropped(lines); // the output is not keeping up: never stall the caller's loop
+        return;
+    }
     pending_bytes_ += lines.size();
     pending_.push_back(std::move(lines));
     ++submitted_;
@@ -51,10 +86,44 @@ void async_sink::submit(std::string&& lines) {
     wake_writer_.notify_one();
 }
 
-void async_sink::flush() {
+bool async_sink::flush(std::chrono::steady_clock::time_point deadline) {
     std::unique_lock lock(mu_);
     const std::uint64_t target = submitted_;
-    progress_.wait(lock, [&] { return written_ >= target; });
+    return progress_.wait_until(lock, deadline, [&] { return written_ >= target; });
+}
+
+void async_sink::close(std::chrono::steady_clock::time_point deadline) {
+    {
+        std::lock_guard lock(mu_);
+        if (closed_) {
+            return;
+        }
+        closed_ = true;
+        stop_ = true;
+    }
+    give_up_at_ns_.store(steady_ns(deadline));
+    wake_writer_.notify_one();
+    thread_.join();
+    // Whatever was still queued when the writer gave up.
+    for (const std::string& s : pending_) {
+        count_dropped(s);
+    }
+    pending_.clear();
+    const std::uint64_t dropped = dropped_lines_.load();
+    if (dropped > 0) {
+        report("http_server: access log: " + std::to_string(dropped) +
+               " lines were dropped in all (the log output did not keep up)\n");
+    }
+    if (out_fd_ != fd_) {
+        ::close(out_fd_);
+    }
+    if (owns_fd_) {
+        ::close(fd_);
+    }
+}
+
+void async_sink::count_dropped(const std::string& lines) noexcept {
+    dropped_lines_.fetch_add(count_lines(lines));
 }
 
 void async_sink::run() {
@@ -68,37 +137,118 @@ void async_sink::run() {
         batch.swap(pending_);
         pending_bytes_ = 0;
         lock.unlock();
-        write_all(batch);
+        const bool ok = write_all(batch);
         const std::size_t n = batch.size();
         batch.clear();
+        // Report drops now and then, from this thread (never from a worker's loop).
+        const auto now = std::chrono::steady_clock::now();
+        const std::uint64_t dropped = dropped_lines_.load();
+        if (dropped != reported_lines_ && now - last_report_ >= std::chrono::minutes(1)) {
+            report("http_server: access log: " + std::to_string(dropped - reported_lines_) +
+                   " lines dropped: the log output is not keeping up\n");
+            reported_lines_ = dropped;
+            last_report_ = now;
+        }
         lock.lock();
         written_ += n;
         progress_.notify_all();
+        if (!ok && stop_) {
+            return; // gave up at close: the rest is counted by close()
+        }
     }
 }
 
-void async_sink::write_all(const std::vector<std::string>& batch) noexcept {
+bool async_sink::wait_writable() {
+    for (;;) {
+        if (steady_ns(std::chrono::steady_clock::now()) >= give_up_at_ns_.load()) {
+            return false;
+        }
+        pollfd p{out_fd_, POLLOUT, 0};
+        const int rc = ::poll(&p, 1, 50);
+        if (rc > 0) {
+            return true; // writable, or an error the write will report
+        }
+        if (rc < 0 && errno != EINTR) {
+            return false;
+        }
+    }
+}
+
+bool async_sink::write_all(const std::vector<std::string>& batch) {
     std::size_t i = 0;
     std::size_t offset = 0; // into batch[i]
+    // Giving up: every line not wholly written is counted as dropped.
+    auto give_up = [&] {
+        for (std::size_t j = i; j < batch.size(); ++j) {
+            const std::size_t skip = j == i ? offset : 0;
+            dropped_lines_.fetch_add(static_cast<std::uint64_t>(std::count(
+                batch[j].begin() + static_cast<std::ptrdiff_t>(skip), batch[j].end(), '\n')));
+        }
+        return false;
+    };
     while (i < batch.size()) {
         iovec iov[64];
         int count = 0;
-        for (std::size_t j = i; j < batch.size() && count < 64; ++j, ++count) {
-            const std::size_t skip = j == i ? offset : 0;
-            iov[count].iov_base = const_cast<char*>(batch[j].data() + skip);
-            iov[count].iov_len = batch[j].size() - skip;
+        if (kind_ == kind::file) {
+            for (std::size_t j = i; j < batch.size() && count < 64; ++j, ++count) {
+                const std::size_t skip = j == i ? offset : 0;
+                iov[count].iov_base = const_cast<char*>(batch[j].data() + skip);
+                iov[count].iov_len = batch[j].size() - skip;
+            }
+        } else {
+            // An output that can block indefinitely: at most PIPE_BUF bytes a write (all or
+            // nothing on a pipe, and room for it is what POLLOUT promises), cut where a line
+            // ends, so neither a full pipe nor giving up at close leaves a torn line.
+            std::size_t total = 0;
+            for (std::size_t j = i; j < batch.size() && count < 64 && total < PIPE_BUF;
+                 ++j, ++count) {
+                const std::size_t skip = j == i ? offset : 0;
+                const std::size_t len = std::min(batch[j].size() - skip, PIPE_BUF - total);
+                iov[count].iov_base = const_cast<char*>(batch[j].data() + skip);
+                iov[count].iov_len = len;
+                total += len;
+            }
+            if (total == PIPE_BUF) {
+                const auto* base = static_cast<const char*>(iov[count - 1].iov_base);
+                std::size_t keep = iov[count - 1].iov_len;
+                while (keep > 0 && base[keep - 1] != '\n') {
+                    --keep;
+                }
+                if (keep > 0) {
+                    iov[count - 1].iov_len = keep;
+                } else if (count > 1) {
+                    --count;
+                } // else: one line longer than PIPE_BUF, written in pieces
+            }
+            if (!nonblocking_ && !wait_writable()) {
+                return give_up();
+            }
         }
-        const ssize_t n = ::writev(fd_, iov, count);
+        ssize_t n = 0;
+        if (kind_ == kind::socket) {
+            msghdr msg{};
+            msg.msg_iov = iov;
+            msg.msg_iovlen = static_cast<std::size_t>(count);
+            n = ::sendmsg(out_fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        } else {
+            n = ::writev(out_fd_, iov, count);
+        }
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
             }
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (!wait_writable()) {
+                    return give_up();
+                }
+                continue;
+            }
             if (!reported_error_) {
                 reported_error_ = true;
-                std::fprintf(stderr, "http_server: access log write failed: %s\n",
-                             std::strerror(errno));
+                report(std::string("http_server: access log write failed: ") +
+                       std::strerror(errno) + "\n");
             }
-            return;
+            return give_up();
         }
         auto left = static_cast<std::size_t>(n);
         while (i < batch.size() && left >= batch[i].size() - offset) {
@@ -107,6 +257,16 @@ void async_sink::write_all(const std::vector<std::string>& batch) noexcept {
             ++i;
         }
         offset += left;
+    }
+    return true;
+}
+
+void async_sink::report(const std::string& text) noexcept {
+    // Standard error may be the same stalled pipe: never wait on it.
+    pollfd p{report_fd_, POLLOUT, 0};
+    if (::poll(&p, 1, 0) == 1 && (p.revents & POLLOUT) != 0) {
+        [[maybe_unused]] const auto n =
+            ::write(report_fd_, text.data(), std::min<std::size_t>(text.size(), PIPE_BUF));
     }
 }
 

@@ -1,4 +1,4 @@
-#include "net/timer_wheel.hpp"
+#include "hs/timer_wheel.hpp"
 
 namespace hs::net {
 

@@ -162,8 +162,8 @@ router::match router::find(std::string_view method, std::string_view path,
     return {match::kind::method_not_allowed, nullptr, n->allow};
 }
 
-void router::dispatch(const request& rq, responder r) const {
-    path_params params;
+void router::dispatch(const request& rq, path_params& params, responder r) const {
+    params.clear();
     const match m = find(rq.method, rq.path, params);
     switch (m.what) {
     case match::kind::found:

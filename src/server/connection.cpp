@@ -1,12 +1,9 @@
 #include "server/connection.hpp"
 
 #include <sys/epoll.h>
-#include <sys/socket.h>
-
-#include <cerrno>
 
 #include "http/serializer.hpp"
-#include "net/listener.hpp"
+#include "server/exchange.hpp"
 #include "server/worker.hpp"
 
 namespace hs::server_detail {
@@ -17,25 +14,61 @@ constexpr std::size_t chunked_read_size = 16 * 1024;
 constexpr std::size_t output_high_water = 256 * 1024; // stop parsing pipelined requests past it
 constexpr std::chrono::milliseconds linger_time{2000};
 constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr std::uint32_t interest = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 
 } // namespace
 
-connection::connection(worker& w, net::fd sock, std::string peer, std::uint32_t slot)
-    : w_(w), sock_(std::move(sock)), peer_(std::move(peer)), slot_(slot), parser_(*w.config().lim),
-      chunks_(*w.config().lim) {
-    timer.owner = this;
+connection::connection(worker& w, std::unique_ptr<net::transport> t, std::string peer,
+                       std::size_t index)
+    : w_(w), io_(std::move(t)), peer_(std::move(peer)), index_(index), parser_(*w.config().lim),
+      chunks_(*w.config().lim), read_timer_([this] { on_read_timer(); }),
+      write_timer_([this] { on_write_timer(); }) {
     arm(deadline::first_byte, w_.config().lim->header_timeout);
 }
 
 connection::~connection() {
-    close();
+    read_timer_.cancel();
+    write_timer_.cancel();
+    if (registered_ && state_ != state::closed) {
+        w_.loop().forget(*this);
+    }
+    if (io_) {
+        io_->close();
+    }
+    let_go_of_exchange();
+}
+
+void connection::start() noexcept {
+    try {
+        // The request is usually there already: serve it before registering, and a one-shot
+        // connection (Connection: close, HTTP/1.0) never costs an epoll_ctl.
+        handle_events(EPOLLIN);
+        if (!closed()) {
+            w_.loop().add(io_->fd(), interest, *this);
+            registered_ = true;
+        }
+    } catch (...) {
+        fail_safe();
+    }
+}
+
+void connection::on_io(std::uint32_t events) {
+    try {
+        handle_events(events);
+    } catch (...) {
+        fail_safe();
+    }
+}
+
+void connection::fail_safe() noexcept {
+    close(); // out of memory mid-request, or the loop refused the descriptor
 }
 
 bool connection::backlogged() const noexcept {
     return out_.size() - out_pos_ > output_high_water;
 }
 
-void connection::on_events(std::uint32_t events) {
+void connection::handle_events(std::uint32_t events) {
     if ((events & EPOLLERR) != 0) {
         close(); // reset by the peer, or another socket error: nothing more can be delivered
         return;
@@ -57,60 +90,65 @@ void connection::on_events(std::uint32_t events) {
 
 void connection::on_readable() {
     while (readable_ && !closed()) {
-        if (phase_ == phase::handler || phase_ == phase::closing || backlogged()) {
+        if (state_ == state::handler || state_ == state::closing || backlogged()) {
             return; // input waits in the socket: this is the backpressure on the client
         }
-        if (!rs_) {
-            rs_ = w_.acquire_read_state();
+        if (ex_ == nullptr) {
+            ex_ = w_.acquire_exchange();
         }
-        net::buffer& in = rs_->in;
+        net::buffer& in = ex_->in;
         std::size_t want = head_read_size;
-        if (phase_ == phase::body && plan_.body == http::message_plan::body_kind::length) {
+        if (state_ == state::body && plan_.body == http::message_plan::body_kind::length) {
             const std::size_t have = in.size() - head_len_;
             want = std::max<std::size_t>(
                 plan_.content_length - std::min<std::size_t>(have, plan_.content_length), 1024);
-        } else if (phase_ == phase::body) {
+        } else if (state_ == state::body) {
             want = chunked_read_size;
             if (in.free_tail() < want) {
                 std::span<char> region(in.begin() + head_len_, in.size() - head_len_);
                 in.shrink_end(chunks_.compact(region));
             }
-        } else if (phase_ == phase::linger) {
+        } else if (state_ == state::linger) {
             want = head_read_size;
             in.consume(in.size());
         }
         if (in.free_tail() < std::min<std::size_t>(want, 1024) || in.free_tail() == 0) {
             const char* old_begin = in.begin();
             const char* old_end = in.end();
-            if (in.reserve_tail(want) && phase_ == phase::body) {
-                rs_->head.rebase(old_begin, old_end, in.begin());
+            if (in.reserve_tail(want) && state_ == state::body) {
+                ex_->head.rebase(old_begin, old_end, in.begin());
             }
         }
-        const std::size_t space = in.free_tail();
-        const ssize_t n = ::recv(sock_.get(), in.end(), space, 0);
-        if (n > 0) {
-            in.commit(static_cast<std::size_t>(n));
-            // A short read drained the socket; edge-triggered epoll reports the next arrival.
-            readable_ = peer_shut_ || static_cast<std::size_t>(n) == space;
-            if (phase_ == phase::linger) {
+        const net::io_result r = io_->read({in.end(), in.free_tail()});
+        switch (r.what) {
+        case net::io_result::status::ok:
+            in.commit(r.bytes);
+            // A drained read: the loop (edge-triggered) reports the next arrival.
+            readable_ = peer_shut_ || !r.drained;
+            if (state_ == state::linger) {
                 continue;
             }
-            if (phase_ == phase::head && deadline_ != deadline::header) {
+            if (state_ == state::head && deadline_ != deadline::header) {
                 started_ = std::chrono::steady_clock::now();
                 arm(deadline::header, w_.config().lim->header_timeout); // RFC 9112 §9.8 slowloris
+            } else if (state_ == state::body) {
+                arm(deadline::body, w_.config().lim->header_timeout); // the longest stall
             }
             process();
-        } else if (n == 0) {
+            break;
+        case net::io_result::status::eof:
             readable_ = false;
             peer_eof_ = true;
-            if (phase_ == phase::linger) {
+            if (state_ == state::linger) {
                 close();
                 return;
             }
             process();
-        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            break;
+        case net::io_result::status::would_block:
             readable_ = false;
-        } else if (errno != EINTR) {
+            break;
+        case net::io_result::status::error:
             close();
             return;
         }
@@ -118,7 +156,7 @@ void connection::on_readable() {
 }
 
 bool connection::read_body_complete(std::string_view& body, std::size_t& total) {
-    net::buffer& in = rs_->in;
+    net::buffer& in = ex_->in;
     switch (plan_.body) {
     case http::message_plan::body_kind::none:
         body = {};
@@ -150,16 +188,16 @@ bool connection::read_body_complete(std::string_view& body, std::size_t& total) 
 }
 
 void connection::process() {
-    while (phase_ == phase::head || phase_ == phase::body) {
-        if (backlogged() || !rs_) {
+    while (state_ == state::head || state_ == state::body) {
+        if (backlogged() || ex_ == nullptr) {
             break;
         }
-        net::buffer& in = rs_->in;
-        if (phase_ == phase::head) {
+        net::buffer& in = ex_->in;
+        if (state_ == state::head) {
             if (in.empty()) {
                 break;
             }
-            const http::parse_result r = parser_.parse(in.view(), rs_->head);
+            const http::parse_result r = parser_.parse(in.view(), ex_->head);
             if (r.what == http::parse_result::kind::need_more) {
                 break;
             }
@@ -168,8 +206,8 @@ void connection::process() {
                 return;
             }
             head_len_ = r.consumed;
-            const http::framing_result fr = http::plan_request(rs_->head, *w_.config().lim);
-            phase_ = phase::body;
+            const http::framing_result fr = http::plan_request(ex_->head, *w_.config().lim);
+            state_ = state::body;
             if (fr.error != http::parse_error::none) {
                 fail(fr.error);
                 return;
@@ -190,7 +228,9 @@ void connection::process() {
                     return;
                 }
             }
-            arm(deadline::body, w_.config().lim->header_timeout);
+            if (plan_.body != http::message_plan::body_kind::none) {
+                arm(deadline::body, w_.config().lim->header_timeout);
+            }
         }
         std::string_view body;
         std::size_t total = 0;
@@ -202,19 +242,20 @@ void connection::process() {
     if (closed()) {
         return;
     }
-    if (peer_eof_ && !backlogged() && (phase_ == phase::head || phase_ == phase::body)) {
+    if (peer_eof_ && !backlogged() && (state_ == state::head || state_ == state::body)) {
         // The client will send nothing more: answer what is queued, then close. While output is
         // backlogged, complete pipelined requests may still wait in the buffer: after_flush()
         // comes back here once they are answered.
-        phase_ = phase::closing;
+        state_ = state::closing;
     }
     flush();
 }
 
 void connection::dispatch(std::string_view body, std::size_t total) {
     request_len_ = total;
-    const http::request_head& h = rs_->head;
-    request rq;
+    exchange& ex = *ex_;
+    const http::request_head& h = ex.head;
+    request& rq = ex.rq;
     rq.method = h.method;
     rq.target = h.target;
     rq.path = h.path;
@@ -222,45 +263,64 @@ void connection::dispatch(std::string_view body, std::size_t total) {
     rq.version_minor = h.version_minor;
     rq.headers = h.fields;
     rq.body = body;
-    rq.peer = peer_;
-    phase_ = phase::handler;
-    arm(deadline::none, {});
-    if (std::optional<response> r = w_.dispatch(rq, slot_)) {
+    ex.peer = peer_;
+    rq.peer = ex.peer;
+    rq.worker = &w_.context();
+    ex.conn = this;
+    state_ = state::handler;
+    arm(deadline::handler, w_.config().lim->handler_timeout);
+    if (std::optional<response> r = w_.dispatch(ex)) {
         finish(std::move(*r));
     }
 }
 
-void connection::on_response(response&& r) {
-    if (phase_ != phase::handler) {
-        return;
-    }
-    finish(std::move(r));
-    if (closed()) {
-        return;
-    }
-    process(); // pipelined requests waited in the buffer
-    if (!closed() && readable_) {
-        on_readable();
+void connection::on_response(response&& r) noexcept {
+    try {
+        if (state_ != state::handler) {
+            return;
+        }
+        finish(std::move(r));
+        if (closed()) {
+            return;
+        }
+        process(); // pipelined requests waited in the buffer
+        if (!closed() && readable_) {
+            on_readable();
+        }
+    } catch (...) {
+        fail_safe();
     }
 }
 
 void connection::finish(response&& r) {
-    const http::request_head& h = rs_->head;
+    const http::request_head& h = ex_->head;
     const bool head_request = h.method == "HEAD";
+    std::string why;
+    if (!http::well_formed(r, why)) {
+        // Never let a handler's CR/LF split the response (or a header clash with the framing).
+        r = problem(500, "the handler produced an invalid response: " + why);
+    }
     const bool keep_alive = plan_.keep_alive && !r.close && !draining_;
     if (keep_alive && !nodelay_) {
         // Only a connection that stays open can have a response wait behind an unacknowledged
         // one (Nagle): one setsockopt per keep-alive connection, none for one-shot ones.
-        net::set_nodelay(sock_.get());
+        io_->set_nodelay();
         nodelay_ = true;
     }
     write_response(r, head_request, keep_alive);
-    log_request(r.status, http::sends_body(r, {head_request, keep_alive, 1}) ? r.body.size() : 0);
-    rs_->in.consume(request_len_);
+    const http::response_framing f{head_request, keep_alive, 1};
+    log_request(r.status, http::sends_body(r, f) ? r.body.size() : 0);
+    if (ex_->held_by_responder()) {
+        // The handler threw after handing its responder on: that exchange is not ours to reuse.
+        let_go_of_exchange();
+    } else {
+        ex_->conn = nullptr;
+        ex_->in.consume(request_len_);
+    }
     parser_.reset();
-    phase_ = keep_alive ? phase::head : phase::closing;
+    state_ = keep_alive ? state::head : state::closing;
     // Unread bytes after a final response: drain them before closing so the client is not reset.
-    linger_after_write_ = !keep_alive && !rs_->in.empty();
+    linger_after_write_ = !keep_alive && (ex_ == nullptr || !ex_->in.empty());
     arm(deadline::none, {});
 }
 
@@ -269,7 +329,7 @@ void connection::fail(http::parse_error e) {
     const response r = problem(info.status, info.detail);
     write_response(r, false, false);
     log_request(info.status, r.body.size());
-    phase_ = phase::closing;
+    state_ = state::closing;
     linger_after_write_ = true;
     arm(deadline::none, {});
     flush();
@@ -279,7 +339,7 @@ void connection::write_response(const response& r, bool head_request, bool keep_
     if (out_.capacity() == 0) {
         out_ = w_.acquire_output();
     }
-    const int minor = phase_ == phase::head ? 1 : rs_->head.version_minor;
+    const int minor = state_ == state::head || ex_ == nullptr ? 1 : ex_->head.version_minor;
     const http::response_framing f{head_request, keep_alive, minor};
     http::serialize_head(out_, r, f, w_.date(), w_.config().server_name);
     if (http::sends_body(r, f)) {
@@ -297,8 +357,8 @@ void connection::log_request(int status, std::size_t body_bytes) {
     rec.body_bytes = body_bytes;
     rec.time = std::chrono::system_clock::now();
     rec.duration = std::chrono::steady_clock::now() - started_;
-    if (phase_ != phase::head && rs_) { // the head was parsed: its views are valid
-        const http::request_head& h = rs_->head;
+    if (state_ != state::head && ex_ != nullptr) { // the head was parsed: its views are valid
+        const http::request_head& h = ex_->head;
         rec.method = h.method;
         rec.target = h.target;
         rec.version_minor = h.version_minor;
@@ -318,21 +378,24 @@ void connection::log_request(int status, std::size_t body_bytes) {
 void connection::flush() {
     while (out_pos_ < out_.size() && writable_) {
         const std::size_t left = out_.size() - out_pos_;
-        const ssize_t n = ::send(sock_.get(), out_.data() + out_pos_, left, MSG_NOSIGNAL);
-        if (n >= 0) {
-            out_pos_ += static_cast<std::size_t>(n);
-            writable_ = static_cast<std::size_t>(n) == left;
-        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        const net::io_result r = io_->write({out_.data() + out_pos_, left});
+        if (r.what == net::io_result::status::ok) {
+            out_pos_ += r.bytes;
+            writable_ = r.bytes == left;
+        } else if (r.what == net::io_result::status::would_block) {
             writable_ = false;
-        } else if (errno != EINTR) {
+        } else {
             close(); // EPIPE, ECONNRESET: the client is gone
             return;
         }
     }
     if (out_pos_ < out_.size()) {
-        arm(deadline::write, w_.config().lim->idle_timeout);
+        if (!write_timer_.pending()) {
+            w_.loop().schedule(write_timer_, w_.config().lim->idle_timeout);
+        }
         return;
     }
+    write_timer_.cancel();
     after_flush();
 }
 
@@ -341,17 +404,17 @@ void connection::after_flush() {
     w_.release_output(std::move(out_));
     out_ = std::string();
     out_pos_ = 0;
-    if (phase_ == phase::closing) {
+    if (state_ == state::closing) {
         if (linger_after_write_ && !peer_eof_) {
-            ::shutdown(sock_.get(), SHUT_WR);
-            phase_ = phase::linger;
+            io_->shutdown_write();
+            state_ = state::linger;
             arm(deadline::linger, linger_time);
             return;
         }
         close();
         return;
     }
-    if (was_backlogged && phase_ == phase::head) {
+    if (was_backlogged && state_ == state::head) {
         process();
         if (closed() || out_pos_ < out_.size()) {
             return;
@@ -361,79 +424,109 @@ void connection::after_flush() {
 }
 
 void connection::arm_waiting() noexcept {
-    if (phase_ == phase::head) {
-        if (!rs_ || rs_->in.empty()) {
-            release_idle_buffers();
-            if (draining_) {
-                close();
-                return;
-            }
-            if (deadline_ != deadline::first_byte) {
-                arm(deadline::idle, w_.config().lim->idle_timeout);
-            }
-        } else if (deadline_ != deadline::header) {
-            started_ = std::chrono::steady_clock::now();
-            arm(deadline::header, w_.config().lim->header_timeout);
+    if (state_ != state::head) {
+        return;
+    }
+    if (ex_ == nullptr || ex_->in.empty()) {
+        release_idle_buffers();
+        if (draining_) {
+            close();
+            return;
         }
+        if (deadline_ != deadline::first_byte && deadline_ != deadline::idle) {
+            arm(deadline::idle, w_.config().lim->idle_timeout);
+        }
+    } else if (deadline_ != deadline::header) {
+        started_ = std::chrono::steady_clock::now();
+        arm(deadline::header, w_.config().lim->header_timeout);
     }
 }
 
 void connection::release_idle_buffers() noexcept {
-    if (rs_ && rs_->in.empty()) {
-        w_.release_read_state(std::move(rs_));
+    if (ex_ != nullptr && ex_->in.empty()) {
+        let_go_of_exchange();
+    }
+}
+
+void connection::let_go_of_exchange() noexcept {
+    if (ex_ != nullptr) {
+        ex_->conn = nullptr;
+        std::exchange(ex_, nullptr)->release();
     }
 }
 
 void connection::arm(deadline d, std::chrono::milliseconds after) noexcept {
     deadline_ = d;
     if (d == deadline::none) {
-        w_.timers().cancel(timer);
+        read_timer_.cancel();
         return;
     }
-    w_.timers().schedule(timer, w_.now_ms() + after.count());
+    w_.loop().schedule(read_timer_, after);
 }
 
-void connection::on_timer() {
+void connection::on_read_timer() {
     const deadline d = deadline_;
     deadline_ = deadline::none;
-    switch (d) {
-    case deadline::header:
-        fail(http::parse_error::header_timeout);
-        return;
-    case deadline::body:
-        fail(http::parse_error::body_timeout);
-        return;
-    case deadline::none:
-        return;
-    case deadline::first_byte: // nothing was asked: close without a word, as on idle
-    case deadline::idle:
-    case deadline::write:
-    case deadline::linger:
-        close();
-        return;
+    try {
+        switch (d) {
+        case deadline::header:
+            fail(http::parse_error::header_timeout);
+            return;
+        case deadline::body:
+            fail(http::parse_error::body_timeout);
+            return;
+        case deadline::handler: {
+            // The answer never came: tell the client, and let the responder keep the request's
+            // memory (it may still answer; that answer is then dropped).
+            response r = problem(504, "the request handler did not answer in time");
+            write_response(r, false, false);
+            log_request(504, r.body.size());
+            let_go_of_exchange();
+            state_ = state::closing;
+            linger_after_write_ = true;
+            flush();
+            return;
+        }
+        case deadline::none:
+            return;
+        case deadline::first_byte: // nothing was asked: close without a word, as on idle
+        case deadline::idle:
+        case deadline::linger:
+            close();
+            return;
+        }
+    } catch (...) {
+        fail_safe();
     }
 }
 
-void connection::drain() {
+void connection::on_write_timer() {
+    close(); // the client stopped reading for --idle-timeout
+}
+
+void connection::drain() noexcept {
     draining_ = true;
-    if (phase_ == phase::head && (!rs_ || rs_->in.empty()) && out_pos_ == out_.size()) {
+    if (state_ == state::head && (ex_ == nullptr || ex_->in.empty()) && out_pos_ == out_.size()) {
         close();
     }
 }
 
 void connection::close() noexcept {
-    if (phase_ == phase::closed) {
+    if (state_ == state::closed) {
         return;
     }
-    phase_ = phase::closed;
-    w_.timers().cancel(timer);
-    sock_.reset(); // also removes it from epoll
-    if (rs_) {
-        rs_->in.consume(rs_->in.size());
-        w_.release_read_state(std::move(rs_));
+    state_ = state::closed;
+    read_timer_.cancel();
+    write_timer_.cancel();
+    if (registered_) {
+        w_.loop().forget(*this); // closing the descriptor unregisters it
     }
+    io_->close();
+    let_go_of_exchange();
     w_.release_output(std::move(out_));
-    w_.retire(slot_);
+    out_ = std::string();
+    out_pos_ = 0;
+    w_.retire(*this);
 }
 
 } // namespace hs::server_detail

@@ -5,58 +5,66 @@
 #include <memory>
 #include <string>
 
+#include "hs/loop.hpp"
+#include "hs/transport.hpp"
 #include "http/chunked_decoder.hpp"
 #include "http/framing.hpp"
 #include "http/parse_error.hpp"
 #include "http/request_parser.hpp"
-#include "net/buffer.hpp"
-#include "net/fd.hpp"
-#include "net/timer_wheel.hpp"
 
 namespace hs::server_detail {
 
 class worker;
-class connection;
+class exchange;
 
-/// The memory a connection needs only while it reads a request: pooled by the worker, so an
-/// idle keep-alive connection holds no buffer.
-struct read_state {
-    net::buffer in{4096};
-    http::request_head head;
-};
-
-struct connection_timer : net::timer_wheel::entry {
-    connection* owner = nullptr;
-};
-
-/// States (one switch in process()):
-///   head    -> reading the request head (header timeout running once a byte arrived)
-///   body    -> reading the body announced by the head
-///   handler -> the handler has the request; nothing more is read until it answers
-///   closing -> a last response is being written; then close (or linger)
-///   linger  -> write side shut after an error; unread input is drained for a short while so the
-///              client sees the response rather than a reset
-class connection {
+/// The connection's one state (one switch decides what each event means):
+///   head     reading a request head (header deadline running once its first byte arrived)
+///   body     reading the body the head announced (body deadline: the longest stall)
+///   handler  the handler has the request; nothing more is read until it answers (handler
+///            deadline: 504 and close past it)
+///   closing  a last response is being written; then close, or linger
+///   linger   write side shut after an error; input is read and dropped for a short while so
+///            the client sees the response rather than a reset
+///   closed   the transport is closed; the worker destroys the object at the end of the loop
+///            iteration
+///
+/// Two timers: the read timer carries the state's deadline (first byte, header, body, idle,
+/// handler, linger); the write timer runs only while output is stalled. So a pending write
+/// never moves the header deadline, and a slow reader never gets more time to send a head.
+///
+/// It talks to the network only through its transport, and to the worker only through the
+/// loop, the pools and dispatch.
+class connection final : public net::io_handler {
 public:
-    connection(worker& w, net::fd sock, std::string peer, std::uint32_t slot);
+    enum class state : std::uint8_t { head, body, handler, closing, linger, closed };
+
+    connection(worker& w, std::unique_ptr<net::transport> t, std::string peer, std::size_t index);
+    /// Releases the transport and buffers without telling the worker (the worker is destroying
+    /// it).
     ~connection();
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
 
-    int fd() const noexcept { return sock_.get(); }
-    bool closed() const noexcept { return phase_ == phase::closed; }
-
-    void on_events(std::uint32_t events);
-    void on_timer();
-    /// The handler's answer arrived later (posted by the worker).
-    void on_response(response&& r);
+    /// Serves what already arrived, then registers with the loop. Never throws: a failure
+    /// closes the connection (and gives its place in the cap back, once).
+    void start() noexcept;
+    void on_io(std::uint32_t events) override;
+    /// The handler's answer arrived later (loop thread).
+    void on_response(response&& r) noexcept;
     /// Server shutdown: close now when idle, else after the current response.
-    void drain();
+    void drain() noexcept;
+    /// Past the shutdown deadline: close now, whatever is in progress.
+    void abort() noexcept { close(); }
 
-    connection_timer timer;
+    state current() const noexcept { return state_; }
+    bool closed() const noexcept { return state_ == state::closed; }
+    std::size_t index() const noexcept { return index_; }
+    void set_index(std::size_t i) noexcept { index_ = i; }
 
 private:
-    enum class phase : std::uint8_t { head, body, handler, closing, linger, closed };
-    enum class deadline : std::uint8_t { none, first_byte, header, body, idle, write, linger };
+    enum class deadline : std::uint8_t { none, first_byte, header, body, idle, handler, linger };
 
+    void handle_events(std::uint32_t events);
     void on_readable();
     void process();
     bool read_body_complete(std::string_view& body, std::size_t& total);
@@ -68,17 +76,22 @@ private:
     void after_flush();
     void close() noexcept;
     void arm(deadline d, std::chrono::milliseconds after) noexcept;
+    void on_read_timer();
+    void on_write_timer();
     void arm_waiting() noexcept;
     void log_request(int status, std::size_t body_bytes);
     bool backlogged() const noexcept;
     void release_idle_buffers() noexcept;
+    void let_go_of_exchange() noexcept;
+    void fail_safe() noexcept;
 
     worker& w_;
-    net::fd sock_;
+    std::unique_ptr<net::transport> io_;
     std::string peer_;
-    std::uint32_t slot_;
-    phase phase_ = phase::head;
+    std::size_t index_;
+    state state_ = state::head;
     deadline deadline_ = deadline::none;
+    bool registered_ = false;
     bool readable_ = false;
     bool writable_ = true;
     bool peer_eof_ = false;
@@ -87,7 +100,7 @@ private:
     bool linger_after_write_ = false;
     bool nodelay_ = false; ///< TCP_NODELAY set (on the first keep-alive response, as nginx does)
 
-    std::unique_ptr<read_state> rs_;
+    exchange* ex_ = nullptr; ///< the request being read or handled (one reference held)
     http::request_parser parser_;
     http::chunked_decoder chunks_;
     http::message_plan plan_;
@@ -97,6 +110,9 @@ private:
 
     std::string out_;
     std::size_t out_pos_ = 0;
+
+    net::timer read_timer_;
+    net::timer write_timer_;
 };
 
 } // namespace hs::server_detail

@@ -1,26 +1,28 @@
 #pragma once
-/// \file One worker = one thread, one epoll loop, its listener and its connections (a shard).
+/// \file One worker = one thread, one event loop, its acceptor and its connections (a shard).
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "hs/access_log.hpp"
 #include "hs/limits.hpp"
+#include "hs/loop.hpp"
 #include "hs/router.hpp"
-#include "hs/unique_function.hpp"
+#include "hs/transport.hpp"
+#include "hs/worker_context.hpp"
 #include "http/date_cache.hpp"
-#include "net/event_loop.hpp"
-#include "net/fd.hpp"
-#include "net/timer_wheel.hpp"
+#include "server/acceptor.hpp"
+#include "server/exchange.hpp"
+#include "server/log_batch.hpp"
+#include "server/pools.hpp"
 
 namespace hs::server_detail {
 
 class connection;
-struct read_state;
 
 /// What every worker reads and nothing writes after start. The connection counter is the only
 /// shared mutable value on the request path (one atomic add per accept and per close).
@@ -31,85 +33,85 @@ struct shared_config {
     access_log_sink* log = nullptr; ///< null: access log off
     access_log_format log_format = access_log_format::combined;
     std::atomic<std::size_t>* open_connections = nullptr;
+    net::transport_factory* transports = nullptr; ///< null: plain TCP
+    const std::function<void(worker_context&)>* on_start = nullptr;
+    const std::function<void(worker_context&)>* on_stop = nullptr;
 };
 
-/// Monotonic milliseconds, the clock of every deadline.
-std::int64_t monotonic_ms() noexcept;
-
-class worker final : public response_sink {
+class worker {
 public:
-    worker(const shared_config& cfg, net::fd listener);
+    /// \p listen_fd is borrowed: the server owns (and closes) the listeners.
+    worker(const shared_config& cfg, int listen_fd, unsigned index);
     ~worker();
     worker(const worker&) = delete;
     worker& operator=(const worker&) = delete;
 
-    /// Runs the loop on the calling thread until shutdown completes.
-    void run();
+    /// Runs the start hook, reports through \p started (with the hook's exception, if any),
+    /// then serves until shutdown completes. On the worker's own thread.
+    void run(const std::function<void(std::exception_ptr)>& started);
 
     /// From any thread: stop accepting, drain, and exit run() by \p deadline_ms (monotonic).
     void request_shutdown(std::int64_t deadline_ms);
 
-    /// The responder's way in, from any thread.
-    void deliver(std::uint32_t slot, std::uint32_t generation, response&& r) noexcept override;
-
-    // ---- used by connections, on the loop thread ----
+    // ---- used by the acceptor and connections, on the loop thread ----
     const shared_config& config() const noexcept { return cfg_; }
-    net::timer_wheel& timers() noexcept { return timers_; }
-    std::int64_t now_ms() const noexcept { return now_ms_; }
+    net::loop& loop() noexcept { return loop_; }
+    worker_context& context() noexcept { return context_; }
     std::string_view date() noexcept;
-    std::unique_ptr<read_state> acquire_read_state();
-    void release_read_state(std::unique_ptr<read_state> rs) noexcept;
-    std::string acquire_output();
-    void release_output(std::string&& s) noexcept;
+    /// An exchange to read a request into, pooled or new.
+    exchange* acquire_exchange();
+    /// The last reference to \p e is gone (from exchange::release, on the loop thread).
+    void recycle(exchange* e) noexcept { pools_.put_exchange(e); }
+    std::string acquire_output() { return pools_.take_output(); }
+    void release_output(std::string&& s) noexcept { pools_.put_output(std::move(s)); }
     /// Appends a log line for a finished request (no-op when the log is off).
-    void log(const access_record& rec);
-    bool logging() const noexcept { return cfg_.log != nullptr; }
-    /// Runs the router with a responder bound to (slot, a new generation); returns the response
-    /// if the handler answered before returning. A later answer arrives via on_response, and
-    /// one for an earlier request or a closed connection is dropped by its generation.
-    std::optional<response> dispatch(const request& rq, std::uint32_t slot);
-    /// A connection is closed: its slot is freed at the end of this loop iteration.
-    void retire(std::uint32_t slot) noexcept;
+    void log(const access_record& rec) { log_.append(rec); }
+    bool logging() const noexcept { return log_.enabled(); }
+    /// Takes a new socket from the acceptor (counted in open_connections already).
+    void adopt(int sock, std::string peer) noexcept;
+    bool draining() const noexcept { return draining_; }
+
+    /// Runs the router on \p ex's request with a responder bound to \p ex. Returns the response
+    /// if the handler answered before returning; a later answer arrives through on_answer().
+    /// A handler that throws gets 500; `close` is set on it when its responder is still out
+    /// (the exchange cannot be reused then).
+    std::optional<response> dispatch(exchange& ex);
+    /// A responder finished (loop thread): one outstanding answer fewer.
+    void answered() noexcept { --outstanding_; }
+    /// A responder's answer for \p ex, whose connection was \p waiting (null: gone).
+    void on_answer(exchange& ex, connection* waiting, response&& r) noexcept;
+    /// A connection is closed: it is destroyed at the end of this loop iteration.
+    void retire(connection& c) noexcept;
+
+    std::size_t live_connections() const noexcept { return live_; }
+    std::size_t outstanding() const noexcept { return outstanding_; }
 
 private:
-    void on_listener() noexcept;
-    void run_posted();
-    void post(unique_function<void()> task);
     void start_drain();
+    void free_retired() noexcept;
 
     const shared_config& cfg_;
-    net::fd listener_;
-    net::poller poller_;
-    net::wakeup wakeup_;
-    std::int64_t now_ms_;
-    net::timer_wheel timers_;
+    net::loop loop_;
+    worker_context context_;
     http::date_cache date_;
     std::time_t date_second_ = 0;
+    std::uint64_t date_iteration_ = ~std::uint64_t{0};
 
-    std::vector<std::unique_ptr<connection>> slots_;
-    std::vector<std::uint32_t> generations_;
-    std::vector<std::uint32_t> free_slots_;
-    std::vector<std::uint32_t> retired_;
+    pools pools_;
+    log_batch log_;
+    acceptor acceptor_;
+    std::vector<std::unique_ptr<connection>> conns_; ///< connection::index_ is its place here
+    std::vector<std::unique_ptr<connection>> retired_;
     std::size_t live_ = 0;
-
-    std::vector<std::unique_ptr<read_state>> read_pool_;
-    std::vector<std::string> output_pool_;
-    std::string log_buf_;
-    std::int64_t log_submitted_ms_ = 0;
-    std::string over_capacity_; ///< the whole 503 response for connections past the cap
+    std::size_t outstanding_ = 0; ///< responders given out and not yet answered
 
     // dispatch in progress (loop thread only)
-    bool dispatching_ = false;
-    std::uint32_t dispatch_slot_ = 0;
+    exchange* dispatching_ = nullptr;
     std::optional<response> immediate_;
 
-    // cross-thread
-    std::mutex posted_mu_;
-    std::vector<unique_function<void()>> posted_;
     std::atomic<bool> shutdown_requested_{false};
     std::atomic<std::int64_t> shutdown_deadline_{0};
     bool draining_ = false;
-    std::int64_t accept_paused_until_ = 0;
 };
 
 } // namespace hs::server_detail

@@ -29,7 +29,7 @@ std::string lower(std::string s) {
 
 } // namespace
 
-server_process::server_process(std::vector<std::string> args) {
+server_process::server_process(std::vector<std::string> args, int stdout_fd) {
     char tmpl[] = "/tmp/hs-e2e-XXXXXX";
     if (::mkdtemp(tmpl) == nullptr) {
         throw std::runtime_error("mkdtemp failed");
@@ -37,10 +37,15 @@ server_process::server_process(std::vector<std::string> args) {
     dir_ = tmpl;
     log_path_ = dir_ + "/access.log";
     bool has_log = false;
+    bool has_port = false;
     for (const auto& a : args) {
         has_log = has_log || a == "--access-log";
+        has_port = has_port || a == "--port";
     }
-    std::vector<std::string> argv_s = {HS_SERVER_BINARY, "--port", "0"};
+    std::vector<std::string> argv_s = {HS_SERVER_BINARY};
+    if (!has_port) {
+        argv_s.insert(argv_s.end(), {"--port", "0"});
+    }
     if (!has_log) {
         argv_s.insert(argv_s.end(), {"--access-log", log_path_});
     }
@@ -52,8 +57,12 @@ server_process::server_process(std::vector<std::string> args) {
     pid_ = ::fork();
     if (pid_ == 0) {
         ::dup2(pipefd[1], 2);
-        const int devnull = ::open("/dev/null", O_WRONLY);
-        ::dup2(devnull, 1);
+        if (stdout_fd >= 0) {
+            ::dup2(stdout_fd, 1);
+        } else {
+            const int devnull = ::open("/dev/null", O_WRONLY);
+            ::dup2(devnull, 1);
+        }
         std::vector<char*> argv;
         for (auto& s : argv_s) {
             argv.push_back(s.data());
@@ -125,6 +134,24 @@ int server_process::stop(int sig, std::chrono::milliseconds timeout) {
         }
         std::this_thread::sleep_for(10ms);
     }
+}
+
+std::string server_process::read_stderr(std::chrono::milliseconds timeout) {
+    std::string out;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (stderr_fd_ >= 0 && std::chrono::steady_clock::now() < deadline) {
+        pollfd p{stderr_fd_, POLLIN, 0};
+        if (::poll(&p, 1, 50) <= 0) {
+            continue;
+        }
+        char buf[4096];
+        const ssize_t n = ::read(stderr_fd_, buf, sizeof buf);
+        if (n <= 0) {
+            break;
+        }
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
 }
 
 std::string server_process::read_log() const {

@@ -17,8 +17,10 @@ using namespace std::chrono_literals;
 
 class server_process {
 public:
-    /// Extra command-line arguments; `--port 0` and an access log file are always given.
-    explicit server_process(std::vector<std::string> args = {});
+    /// Extra command-line arguments; `--port 0` and an access log file are always given (unless
+    /// args name `--access-log` or `--port`). \p stdout_fd, when >= 0, becomes the server's
+    /// standard output (else /dev/null).
+    explicit server_process(std::vector<std::string> args = {}, int stdout_fd = -1);
     ~server_process();
     server_process(const server_process&) = delete;
     server_process& operator=(const server_process&) = delete;
@@ -31,6 +33,9 @@ public:
     int stop(int sig = 15, std::chrono::milliseconds timeout = 15s);
     bool running();
     std::string read_log() const;
+    /// What the server wrote to standard error after its first line, until EOF (after stop())
+    /// or \p timeout.
+    std::string read_stderr(std::chrono::milliseconds timeout = 2s);
     /// Number of open descriptors of the server process.
     std::size_t open_fds() const;
     /// Resident set size in KiB.
