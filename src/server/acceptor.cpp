@@ -15,6 +15,7 @@ class acceptor::refusal final : public net::io_handler {
 public:
     refusal(acceptor& owner, int sock) : owner_(owner), sock_(sock), timer_([this] { done(); }) {}
     ~refusal() {
+        owner_.w_.loop().forget(*this); // events gathered in this iteration must not reach us
         if (sock_ >= 0) {
             ::close(sock_);
         }
@@ -142,7 +143,13 @@ void acceptor::drop(refusal* r) noexcept {
             std::unique_ptr<refusal> gone = std::move(refusals_[i]);
             refusals_[i] = std::move(refusals_.back());
             refusals_.pop_back();
-            // Destroyed here: callers return at once after drop().
+            // r is inside one of its own callbacks: destroy it on a later turn of the loop
+            // (or with the loop, if that comes first).
+            try {
+                w_.loop().post([gone = std::move(gone)] {});
+            } catch (...) {
+                // Out of memory: destroyed here; callers touch nothing after drop().
+            }
             return;
         }
     }

@@ -79,6 +79,12 @@ void connection::handle_events(std::uint32_t events) {
     if ((events & (EPOLLRDHUP | EPOLLHUP)) != 0) {
         peer_shut_ = true; // the FIN may have come with the data: a short read is not the end
     }
+    if ((events & EPOLLHUP) != 0 && state_ == state::handler) {
+        // Gone both ways while its handler works: nobody can read the answer. (A half-closed
+        // client, EPOLLRDHUP alone, still gets it.) The responder keeps the request alive.
+        close();
+        return;
+    }
     if ((events & EPOLLOUT) != 0) {
         writable_ = true;
         flush();
@@ -321,7 +327,13 @@ void connection::finish(response&& r) {
     state_ = keep_alive ? state::head : state::closing;
     // Unread bytes after a final response: drain them before closing so the client is not reset.
     linger_after_write_ = !keep_alive && (ex_ == nullptr || !ex_->in.empty());
-    arm(deadline::none, {});
+    if (keep_alive && ex_ != nullptr && !ex_->in.empty()) {
+        // The next head has begun: its deadline runs from now, whatever the output does.
+        started_ = std::chrono::steady_clock::now();
+        arm(deadline::header, w_.config().lim->header_timeout);
+    } else {
+        arm(deadline::none, {});
+    }
 }
 
 void connection::fail(http::parse_error e) {

@@ -111,14 +111,17 @@ void worker::on_answer(exchange& ex, connection* waiting, response&& r) noexcept
 }
 
 void worker::retire(connection& c) noexcept {
+    // Its descriptor is closed: its place under the cap is free now, not at the end of the
+    // iteration (the acceptor may take many connections in one).
+    --live_;
+    cfg_.open_connections->fetch_sub(1, std::memory_order_relaxed);
     // Swap-remove from the live table; destroy at the end of the iteration (we may be inside
     // one of c's member functions).
     const std::size_t i = c.index();
     try {
         retired_.reserve(retired_.size() + 1);
     } catch (...) {
-        // Cannot defer: the connection stays in the table and is freed with the worker.
-        return;
+        return; // cannot defer: the closed connection stays in the table until ~worker
     }
     std::unique_ptr<connection> own = std::move(conns_[i]);
     if (i + 1 != conns_.size()) {
@@ -130,10 +133,6 @@ void worker::retire(connection& c) noexcept {
 }
 
 void worker::free_retired() noexcept {
-    for (std::size_t i = 0; i < retired_.size(); ++i) {
-        --live_;
-        cfg_.open_connections->fetch_sub(1, std::memory_order_relaxed);
-    }
     retired_.clear();
 }
 
@@ -155,6 +154,12 @@ void worker::start_drain() {
     for (connection* c : open) {
         c->drain();
     }
+}
+
+void worker::turn(int max_wait_ms) {
+    loop_.run_once(max_wait_ms);
+    free_retired();
+    log_.maybe_submit(loop_.now_ms());
 }
 
 void worker::run(const std::function<void(std::exception_ptr)>& started) {
@@ -179,15 +184,13 @@ void worker::run(const std::function<void(std::exception_ptr)>& started) {
         if (shutdown_requested_.load() && !draining_) {
             start_drain();
         }
-        if (draining_ && ((live_ == 0 && outstanding_ == 0 && acceptor_.lingering() == 0) ||
+        // Refused sockets still lingering do not hold the exit: they are closed with the worker.
+        if (draining_ && ((live_ == 0 && outstanding_ == 0) ||
                           now >= shutdown_deadline_.load())) {
             break;
         }
         // Wake at least every 100 ms while log lines wait or while draining.
-        const int cap = (draining_ || !log_.empty()) ? 100 : -1;
-        loop_.run_once(cap);
-        free_retired();
-        log_.maybe_submit(loop_.now_ms());
+        turn((draining_ || !log_.empty()) ? 100 : -1);
     }
     // Past the deadline (or drained): close whatever is left; late answers find no connection.
     {

@@ -83,6 +83,12 @@ public:
     /// A connection is closed: it is destroyed at the end of this loop iteration.
     void retire(connection& c) noexcept;
 
+    /// One turn of the loop: events, posted tasks, timers, then retired connections are freed
+    /// and log lines handed over. run() is made of these; tests drive a worker with it.
+    void turn(int max_wait_ms);
+    /// The open connections, for tests (loop thread).
+    const std::vector<std::unique_ptr<connection>>& connections() const noexcept { return conns_; }
+
     std::size_t live_connections() const noexcept { return live_; }
     std::size_t outstanding() const noexcept { return outstanding_; }
 
