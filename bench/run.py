@@ -226,6 +226,9 @@ VS_NGINX = {
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--server", required=True)
+    ap.add_argument("--baseline", default="",
+                    help="an earlier build of ours, run as a third contender in the nginx rows "
+                         "(before/after comparisons in the same run)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--only", default="")
@@ -243,7 +246,10 @@ def main():
                "runs": {}}
 
     def run(scenario, kind, log, **kw):
-        s = Server(kind, a.server, log, work).start()
+        if kind == "base":
+            s = Server("ours", a.baseline, log, work).start()
+        else:
+            s = Server(kind, a.server, log, work).start()
         try:
             wrk(s.port, conns=8, seconds=1, path=kw.get("path", "/"))  # warm-up
             return measure(s, seconds=a.seconds, **kw)
@@ -253,8 +259,9 @@ def main():
     for name, kw in VS_NGINX.items():
         if not want(name):
             continue
+        kinds = ("ours", "base", "nginx") if a.baseline else ("ours", "nginx")
         for rnd in range(a.rounds):
-            for kind in ("ours", "nginx"):
+            for kind in kinds:
                 r = run(name, kind, name == "log", **kw)
                 results["runs"].setdefault(name, {}).setdefault(kind, []).append(r)
                 print(f"{name:10s} round {rnd + 1} {kind:5s} {r['rps']:>10.0f} req/s  {r['cpu_us']:6.2f} us/resp"
@@ -342,6 +349,11 @@ def report(results, out, stamp):
             ratios.append(f"| {name} | {cr:.2f} | {rr:.2f} | {targets.get(name, '')} |")
             csv.append(f"{name} {med([r['rps'] for r in o]):.0f} {med([r['rps'] for r in n]):.0f} "
                        f"{med([r['cpu_us'] for r in o]):.3f} {med([r['cpu_us'] for r in n]):.3f}")
+        if "base" in by:
+            o, b = by["ours"], by["base"]
+            cr = med([x["cpu_us"] / y["cpu_us"] for x, y in zip(o, b)])
+            rr = med([x["rps"] / y["rps"] for x, y in zip(o, b)])
+            ratios.append(f"| {name}: this build vs baseline | {cr:.3f} | {rr:.3f} | within 3% |")
     if "idle" in runs:
         for kind, rs in runs["idle"].items():
             lines.append(f"| idle keep-alive ({rs[0]['connections']:,} conns) | {kind} | | | | | | "

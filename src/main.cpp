@@ -1,6 +1,8 @@
 // http_server: the JSON API of API.md on the hs engine.
+#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <charconv>
@@ -25,8 +27,18 @@ void raise_fd_limit() {
     }
 }
 
+/// Writes a short message to standard error only if it has room now (never blocks).
+void say(std::string_view text) {
+    pollfd p{STDERR_FILENO, POLLOUT, 0};
+    if (::poll(&p, 1, 0) == 1 && (p.revents & POLLOUT) != 0) {
+        [[maybe_unused]] const auto n = ::write(STDERR_FILENO, text.data(), text.size());
+    }
+}
+
+/// Seconds from a flag as milliseconds; a positive value never rounds down to zero.
 std::chrono::milliseconds seconds(double s) {
-    return std::chrono::milliseconds(static_cast<long long>(s * 1000.0));
+    const auto ms = static_cast<long long>(s * 1000.0);
+    return std::chrono::milliseconds(s > 0 && ms == 0 ? 1 : ms);
 }
 
 } // namespace
@@ -145,7 +157,8 @@ int main(int argc, char** argv) {
                      static_cast<unsigned>(srv.port()));
         int sig = 0;
         sigwait(&stop_signals, &sig);
-        std::fprintf(stderr, "http_server: %s, draining\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        // Standard error may be a full pipe (2>&1 into a reader that stopped): never wait on it.
+        say(sig == SIGINT ? "http_server: SIGINT, draining\n" : "http_server: SIGTERM, draining\n");
         srv.stop();
         if (sink) {
             // stop() flushed what it could by the deadline: what is left waits on an output

@@ -75,6 +75,7 @@ private:
     std::mutex mu_;
     std::vector<unique_function<void()>> tasks_;
     bool closed_ = false;
+    bool wake_pending_ = false; ///< the eventfd was written since the loop last took the tasks
 };
 
 /// One epoll instance with a timer wheel (100 ms ticks) and a mailbox.
@@ -110,6 +111,11 @@ public:
     /// Counts iterations (for per-iteration caches such as a Date header).
     std::uint64_t iteration() const noexcept { return iteration_; }
 
+    /// Runs \p task on this thread later in the current iteration, after the callback that is
+    /// running returns (loop thread; no lock, no syscall). For work that must not run inside its
+    /// caller's callback, such as answering a request from a database client's on_io.
+    void defer(unique_function<void()> task) { deferred_.push_back(std::move(task)); }
+
     // ---- other threads ----
     /// Queues \p task to run on the loop's thread; from any thread. False once the loop is gone.
     bool post(unique_function<void()> task) { return mailbox_->post(std::move(task)); }
@@ -122,7 +128,10 @@ public:
 
     // ---- running ----
     /// One iteration: waits for events (at most \p max_wait_ms, -1 for no bound besides the
-    /// timers), delivers them, runs posted tasks, then fires due timers.
+    /// timers), delivers them, runs posted tasks, then fires due timers; deferred tasks run
+    /// after each of those steps. Not re-entrant: a callback that calls it gets
+    /// std::logic_error. Callbacks should not throw; one that does is reported on standard error
+    /// and the loop goes on.
     void run_once(int max_wait_ms = -1);
     /// Iterates until stop().
     void run();
@@ -135,6 +144,8 @@ private:
         void on_io(std::uint32_t) override;
     };
     void run_posted();
+    void run_deferred();
+    template <class F> void guarded(F&& f) noexcept;
     friend class timer;
 
     int epfd_ = -1;
@@ -143,6 +154,8 @@ private:
     std::int64_t now_ms_;
     std::uint64_t iteration_ = 0;
     timer_wheel wheel_;
+    std::vector<unique_function<void()>> deferred_;
+    std::vector<unique_function<void()>> running_tasks_; ///< posted tasks being run (capacity kept)
     std::span<epoll_event> pending_; ///< the events of the iteration being delivered
     std::size_t next_event_ = 0;
     std::atomic<bool> stop_{false};

@@ -215,8 +215,10 @@ void serialize_head(std::string& out, const response& r, const response_framing&
     out += reason_phrase(r.status);
     out += "\r\nServer: ";
     out += server;
-    out += "\r\nDate: ";
-    out += date;
+    if (!date.empty()) { // RFC 9110 §6.6.1: a server without a usable clock sends none
+        out += "\r\nDate: ";
+        out += date;
+    }
     if (!bodiless_status(r.status)) {
         if (!r.content_type.empty()) {
             out += "\r\nContent-Type: ";

@@ -34,7 +34,8 @@ constexpr bool sends_body(const response& r, const response_framing& f) noexcept
 /// at fault are shown escaped, so \p why is safe to log. On success \p why is cleared.
 bool well_formed(const response& r, std::string& why);
 
-/// Appends the status line and header section of \p r to \p out. The response always says
+/// Appends the status line and header section of \p r to \p out (no Date when \p date is
+/// empty). The response always says
 /// HTTP/1.1, the highest version we support (RFC 9110 §6.2), also to HTTP/1.0 clients.
 void serialize_head(std::string& out, const response& r, const response_framing& f,
                     std::string_view date, std::string_view server);

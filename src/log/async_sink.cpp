@@ -50,12 +50,13 @@ async_sink::async_sink(int fd, bool owns_fd, std::size_t max_pending, int report
         }
     }
     out_fd_ = fd_;
-    if (kind_ == kind::pipe) {
-        // A private, non-blocking open file description of the same pipe: O_NONBLOCK on the
-        // inherited one would change it for every process that shares it (the shell, a
-        // supervisor). Without /proc, every write waits for POLLOUT first instead.
+    if (kind_ == kind::pipe || kind_ == kind::terminal) {
+        // A private, non-blocking open file description of the same pipe or terminal: O_NONBLOCK
+        // on the inherited one would change it for every process that shares it (the shell, a
+        // supervisor). Without /proc, every write waits for POLLOUT first instead (a terminal
+        // with a little room may then still block a write: see docs/DECISIONS.md).
         const std::string self = "/proc/self/fd/" + std::to_string(fd_);
-        const int own = ::open(self.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        const int own = ::open(self.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
         if (own >= 0) {
             out_fd_ = own;
         }
@@ -89,7 +90,9 @@ void async_sink::submit(std::string&& lines) {
 bool async_sink::flush(std::chrono::steady_clock::time_point deadline) {
     std::unique_lock lock(mu_);
     const std::uint64_t target = submitted_;
-    return progress_.wait_until(lock, deadline, [&] { return written_ >= target; });
+    const std::uint64_t failed_before = failed_;
+    return progress_.wait_until(lock, deadline, [&] { return written_ >= target; }) &&
+           failed_ == failed_before;
 }
 
 void async_sink::close(std::chrono::steady_clock::time_point deadline) {
@@ -151,6 +154,7 @@ void async_sink::run() {
         }
         lock.lock();
         written_ += n;
+        failed_ += ok ? 0 : 1;
         progress_.notify_all();
         if (!ok && stop_) {
             return; // gave up at close: the rest is counted by close()

@@ -19,11 +19,14 @@ namespace hs::log {
 ///
 /// - submit() never blocks. When more than `max_pending` bytes already wait (the output is not
 ///   keeping up: a full pipe, a paused pager), the batch is dropped and its lines counted;
-///   the count goes to standard error (at most once a minute, and at close).
+///   the count goes to standard error (at most once a minute between batches, and at close).
+///   The writer holds at most one more bound's worth while it writes.
 /// - The writer never blocks in a write it cannot give up: on a pipe, socket or terminal it
-///   writes at most PIPE_BUF bytes at a time, cut at a line's end, non-blocking (a pipe is
-///   reopened through /proc for that) or after POLLOUT, and waits for room in short steps, so
-///   close() can stop it at a deadline and no line is ever torn. A regular file (or /dev/null)
+///   writes at most PIPE_BUF bytes at a time, cut at a line's end, non-blocking (a pipe or a
+///   terminal is reopened through /proc for that; a socket is sent MSG_DONTWAIT) or after
+///   POLLOUT, and waits for room in short steps, so close() can stop it at a deadline. On a
+///   pipe no line is ever torn; a terminal or socket may take part of a line, and a line cut by
+///   the close deadline there stays torn. A regular file (or /dev/null)
 ///   is written directly, in large writes.
 class async_sink final : public access_log_sink {
 public:
@@ -73,6 +76,7 @@ private:
     std::size_t pending_bytes_ = 0;
     std::uint64_t submitted_ = 0; ///< batches handed over
     std::uint64_t written_ = 0;   ///< batches written (or given up on)
+    std::uint64_t failed_ = 0;    ///< batches given up on (output error or close deadline)
     bool stop_ = false;
     bool closed_ = false;
     std::atomic<std::int64_t> give_up_at_ns_{INT64_MAX}; ///< steady clock; writer gives up past it

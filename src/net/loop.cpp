@@ -4,7 +4,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <ctime>
+#include <exception>
+#include <stdexcept>
 #include <system_error>
 
 namespace hs::net {
@@ -45,7 +48,7 @@ std::int64_t monotonic_ms() noexcept {
 // ---- timer ----
 
 void timer::cancel() noexcept {
-    if (owner_ != nullptr) {
+    if (linked() && owner_ != nullptr) { // an unlinked timer's owner may be gone
         owner_->wheel_.cancel(*this);
     }
 }
@@ -63,16 +66,23 @@ mailbox::~mailbox() {
 }
 
 bool mailbox::post(unique_function<void()> task) {
+    bool wake = false;
     {
         std::lock_guard lock(mu_);
-        if (!closed_) {
-            tasks_.push_back(std::move(task));
-            const std::uint64_t one = 1;
-            [[maybe_unused]] const auto n = ::write(wake_fd_, &one, sizeof one);
-            return true;
+        if (closed_) {
+            return false; // the task is destroyed on return, outside the lock, on this thread
         }
+        tasks_.push_back(std::move(task));
+        wake = !std::exchange(wake_pending_, true);
     }
-    return false; // the task is destroyed here, outside the lock, on the caller's thread
+    if (wake) {
+        // Outside the lock; one write per batch. The loop clears wake_pending_ when it takes
+        // the tasks, after reading the eventfd, so no post is left without a wake-up. The fd
+        // stays open while this mailbox lives (it is ours), so a late write is harmless.
+        const std::uint64_t one = 1;
+        [[maybe_unused]] const auto n = ::write(wake_fd_, &one, sizeof one);
+    }
+    return true;
 }
 
 bool mailbox::on_loop_thread() const noexcept {
@@ -108,6 +118,7 @@ loop::~loop() {
         dropped.swap(mailbox_->tasks_);
     }
     dropped.clear(); // outside the lock: a task's captures may post or release on destruction
+    deferred_.clear();
     wheel_.clear([](timer_wheel::entry& e) { static_cast<timer&>(e).owner_ = nullptr; });
     ::close(epfd_);
 }
@@ -166,19 +177,45 @@ void loop::wake_handler::on_io(std::uint32_t) {
     owner->run_posted();
 }
 
+template <class F> void loop::guarded(F&& f) noexcept {
+    try {
+        f();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "hs::net::loop: a callback threw: %s\n", e.what());
+    } catch (...) {
+        std::fprintf(stderr, "hs::net::loop: a callback threw\n");
+    }
+}
+
 void loop::run_posted() {
-    std::vector<unique_function<void()>> tasks;
     {
         std::lock_guard lock(mailbox_->mu_);
-        tasks.swap(mailbox_->tasks_);
+        running_tasks_.swap(mailbox_->tasks_); // both keep their capacity
+        mailbox_->wake_pending_ = false;
     }
-    for (auto& t : tasks) {
-        t();
+    for (auto& t : running_tasks_) {
+        guarded([&] { t(); });
+    }
+    running_tasks_.clear();
+}
+
+void loop::run_deferred() {
+    // Tasks may defer more; bounded so a task that always defers cannot starve the loop.
+    for (int round = 0; round < 64 && !deferred_.empty(); ++round) {
+        std::vector<unique_function<void()>> tasks;
+        tasks.swap(deferred_);
+        for (auto& t : tasks) {
+            guarded([&] { t(); });
+        }
     }
 }
 
 void loop::run_once(int max_wait_ms) {
+    if (running_loop == this) {
+        throw std::logic_error("hs::net::loop::run_once called from inside its own iteration");
+    }
     running_scope scope(this, mailbox_.get());
+    run_deferred(); // deferred from outside an iteration (a start hook)
     int timeout = wheel_.next_timeout_ms(now_ms_);
     if (max_wait_ms >= 0 && (timeout < 0 || timeout > max_wait_ms)) {
         timeout = max_wait_ms;
@@ -190,17 +227,20 @@ void loop::run_once(int max_wait_ms) {
     for (next_event_ = 0; next_event_ < pending_.size();) {
         const epoll_event ev = pending_[next_event_++];
         if (ev.data.ptr != nullptr) {
-            static_cast<io_handler*>(ev.data.ptr)->on_io(ev.events);
+            guarded([&] { static_cast<io_handler*>(ev.data.ptr)->on_io(ev.events); });
+            run_deferred();
         }
     }
     pending_ = {};
     next_event_ = 0;
-    wheel_.advance(now_ms_, [](timer_wheel::entry& e) {
+    // An exception must not leave advance() with entries linked to its local list.
+    wheel_.advance(now_ms_, [this](timer_wheel::entry& e) {
         timer& t = static_cast<timer&>(e);
         if (t.on_fire_) {
-            t.on_fire_();
+            guarded([&] { t.on_fire_(); });
         }
     });
+    run_deferred();
 }
 
 void loop::run() {
@@ -212,7 +252,7 @@ void loop::run() {
 
 void loop::stop() noexcept {
     stop_.store(true, std::memory_order_release);
-    const std::uint64_t one = 1;
+    const std::uint64_t one = 1; // wakes epoll_wait; run_posted finds no task, which is fine
     [[maybe_unused]] const auto n = ::write(mailbox_->wake_fd_, &one, sizeof one);
 }
 

@@ -60,10 +60,19 @@ private:
 };
 
 acceptor::acceptor(worker& w, int listen_fd, std::string refusal_response)
-    : w_(w), listen_fd_(listen_fd), refusal_bytes_(std::move(refusal_response)),
-      resume_([this] { start(); }) {}
+    : w_(w), listen_fd_(listen_fd), refusal_bytes_(std::move(refusal_response)), resume_([this] {
+          try {
+              start();
+          } catch (...) {
+              w_.loop().schedule(resume_, std::chrono::milliseconds(100)); // try again later
+          }
+      }) {}
 
 acceptor::~acceptor() = default;
+
+void acceptor::free_dead() noexcept {
+    dead_.clear();
+}
 
 void acceptor::start() {
     if (stopped_ || registered_ || listen_fd_ < 0) {
@@ -143,10 +152,9 @@ void acceptor::drop(refusal* r) noexcept {
             std::unique_ptr<refusal> gone = std::move(refusals_[i]);
             refusals_[i] = std::move(refusals_.back());
             refusals_.pop_back();
-            // r is inside one of its own callbacks: destroy it on a later turn of the loop
-            // (or with the loop, if that comes first).
+            // r is inside one of its own callbacks: destroy it after this loop turn.
             try {
-                w_.loop().post([gone = std::move(gone)] {});
+                dead_.push_back(std::move(gone));
             } catch (...) {
                 // Out of memory: destroyed here; callers touch nothing after drop().
             }

@@ -34,6 +34,8 @@ public:
     /// Stops accepting for good (drain); lingering refusals finish on their own.
     void stop() noexcept;
     std::size_t lingering() const noexcept { return refusals_.size(); }
+    /// Frees refusals that finished during the loop turn (worker, after each turn).
+    void free_dead() noexcept;
 
     void on_io(std::uint32_t events) override;
 
@@ -49,6 +51,7 @@ private:
     bool stopped_ = false;
     net::timer resume_; ///< after EMFILE: accepting pauses for 100 ms instead of spinning
     std::vector<std::unique_ptr<refusal>> refusals_;
+    std::vector<std::unique_ptr<refusal>> dead_; ///< finished inside their own callbacks
 };
 
 } // namespace hs::server_detail

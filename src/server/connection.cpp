@@ -275,7 +275,7 @@ void connection::dispatch(std::string_view body, std::size_t total) {
     ex.conn = this;
     state_ = state::handler;
     arm(deadline::handler, w_.config().lim->handler_timeout);
-    if (std::optional<response> r = w_.dispatch(ex)) {
+    if (std::optional<response> r = w_.dispatch(ex); r && !closed()) {
         finish(std::move(*r));
     }
 }
@@ -394,6 +394,7 @@ void connection::flush() {
         if (r.what == net::io_result::status::ok) {
             out_pos_ += r.bytes;
             writable_ = r.bytes == left;
+            last_write_ms_ = w_.loop().now_ms();
         } else if (r.what == net::io_result::status::would_block) {
             writable_ = false;
         } else {
@@ -403,6 +404,9 @@ void connection::flush() {
     }
     if (out_pos_ < out_.size()) {
         if (!write_timer_.pending()) {
+            // A stall timer: each write that moves bytes counts as progress (on_write_timer
+            // looks at last_write_ms_), without a wheel operation per write.
+            last_write_ms_ = w_.loop().now_ms();
             w_.loop().schedule(write_timer_, w_.config().lim->idle_timeout);
         }
         return;
@@ -497,6 +501,9 @@ void connection::on_read_timer() {
             state_ = state::closing;
             linger_after_write_ = true;
             flush();
+            if (!closed() && readable_) {
+                on_readable(); // input that waited during the handler: drain it (linger)
+            }
             return;
         }
         case deadline::none:
@@ -513,7 +520,14 @@ void connection::on_read_timer() {
 }
 
 void connection::on_write_timer() {
-    close(); // the client stopped reading for --idle-timeout
+    const std::int64_t stalled_ms = w_.loop().now_ms() - last_write_ms_;
+    const std::int64_t limit_ms = w_.config().lim->idle_timeout.count();
+    if (stalled_ms < limit_ms) {
+        // Slow but moving: the stall began at the last write that made progress.
+        w_.loop().schedule(write_timer_, std::chrono::milliseconds(limit_ms - stalled_ms));
+        return;
+    }
+    close(); // the client read nothing for --idle-timeout
 }
 
 void connection::drain() noexcept {
@@ -531,7 +545,9 @@ void connection::close() noexcept {
     read_timer_.cancel();
     write_timer_.cancel();
     if (registered_) {
-        w_.loop().forget(*this); // closing the descriptor unregisters it
+        // Unregister explicitly (once per connection, not per request): close() alone leaves
+        // the registration alive if a forked child still holds the descriptor.
+        w_.loop().remove(io_->fd(), *this);
     }
     io_->close();
     let_go_of_exchange();

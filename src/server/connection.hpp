@@ -110,6 +110,7 @@ private:
 
     std::string out_;
     std::size_t out_pos_ = 0;
+    std::int64_t last_write_ms_ = 0; ///< loop time of the last write that moved bytes
 
     net::timer read_timer_;
     net::timer write_timer_;

@@ -5,8 +5,9 @@
 namespace hs::server_detail {
 namespace {
 
-/// The posted form of a late answer: runs on the loop, or, when the loop is gone and the task is
-/// destroyed unrun, still releases the responder's reference.
+/// The queued form of an answer (posted from another thread, or deferred on the loop thread):
+/// runs on the loop, or, when the loop is gone and the task is destroyed unrun, still releases
+/// the responder's reference.
 class late_answer {
 public:
     late_answer(exchange* ex, response&& r) noexcept : ex_(ex), r_(std::move(r)) {}
@@ -19,7 +20,7 @@ public:
             ex_->release();
         }
     }
-    void operator()() noexcept { std::exchange(ex_, nullptr)->deliver(std::move(r_)); }
+    void operator()() noexcept { std::exchange(ex_, nullptr)->answer_on_loop(std::move(r_)); }
 
 private:
     exchange* ex_;
@@ -44,18 +45,25 @@ void exchange::release() noexcept {
 }
 
 void exchange::deliver(response&& r) noexcept {
-    if (box_->on_loop_thread()) {
-        answer_on_loop(std::move(r));
-        return;
-    }
     try {
-        if (box_->post(late_answer(this, std::move(r)))) {
+        if (box_->on_loop_thread()) {
+            if (home_.dispatching(*this)) {
+                answer_on_loop(std::move(r)); // inside its own handler: caught, no queueing
+                return;
+            }
+            // On the loop thread but inside some other callback (a database client's on_io, a
+            // timer, another request's handler): the connection must not run re-entrantly
+            // there, so the answer waits until that callback has returned.
+            home_.loop().defer(late_answer(this, std::move(r)));
             return;
         }
-        // The loop is gone: the refused task was destroyed and released our reference.
+        // From another thread. When the loop is gone, the refused task was destroyed and gave
+        // the reference back.
+        box_->post(late_answer(this, std::move(r)));
     } catch (...) {
-        // Out of memory while posting: the handler deadline answers 504 instead.
-        release();
+        // Out of memory while queueing: the late_answer's destructor gave the reference back
+        // during the unwinding (never release twice). The outstanding count stays one high, so
+        // a drain waits for its deadline, and the handler deadline answers 504.
     }
 }
 

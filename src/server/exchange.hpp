@@ -48,10 +48,10 @@ public:
     /// Resets per-request state before reuse from the pool (loop thread).
     void reset_for_reuse() noexcept;
 
-private:
-    friend class worker;
+    /// The answer, on the loop thread, outside any other callback.
     void answer_on_loop(response&& r) noexcept;
 
+private:
     std::atomic<std::uint32_t> refs_{1};
     worker& home_; ///< dereferenced only on home's loop thread (then it is alive)
     std::shared_ptr<net::mailbox> box_;

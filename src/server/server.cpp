@@ -130,12 +130,22 @@ void server::start() {
         ++reported;
         cv.notify_all();
     };
-    for (auto& w : s.workers) {
-        s.threads.emplace_back([wp = w.get(), &started] { wp->run(started); });
+    std::size_t launched = 0;
+    try {
+        for (auto& w : s.workers) {
+            s.threads.emplace_back([wp = w.get(), &started] { wp->run(started); });
+            ++launched;
+        }
+    } catch (...) {
+        std::lock_guard lock(mu); // no thread for a worker: stop those that run
+        if (!failure) {
+            failure = std::current_exception();
+        }
     }
     {
+        // Every launched thread reports before `started` (on this stack) goes away.
         std::unique_lock lock(mu);
-        cv.wait(lock, [&] { return reported == s.workers.size(); });
+        cv.wait(lock, [&] { return reported == launched; });
     }
     if (failure) {
         s.shutdown_workers(net::monotonic_ms());

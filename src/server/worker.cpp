@@ -14,9 +14,7 @@ std::string refusal_response(const shared_config& cfg) {
     response busy = problem(503, "too many open connections; retry shortly");
     busy.headers.emplace_back("Retry-After", "1");
     std::string out;
-    http::date_cache date;
-    http::serialize_head(out, busy, {false, false, 1}, date.get(std::time(nullptr)),
-                         cfg.server_name);
+    http::serialize_head(out, busy, {false, false, 1}, {}, cfg.server_name);
     out += busy.body;
     return out;
 }
@@ -80,8 +78,12 @@ void worker::adopt(int sock, std::string peer) noexcept {
 std::optional<response> worker::dispatch(exchange& ex) {
     ++outstanding_;
     ex.hold();
-    exchange* const outer = dispatching_; // a handler may run a nested loop iteration
-    std::optional<response> outer_immediate = std::move(immediate_);
+    // Handlers never run nested (answers from other callbacks are deferred), but restore the
+    // state on every way out all the same.
+    struct restore {
+        worker& w;
+        ~restore() { w.dispatching_ = nullptr; }
+    } guard{*this};
     dispatching_ = &ex;
     immediate_.reset();
     try {
@@ -94,9 +96,8 @@ std::optional<response> worker::dispatch(exchange& ex) {
             immediate_->close = ex.held_by_responder();
         }
     }
-    dispatching_ = outer;
     std::optional<response> r = std::move(immediate_);
-    immediate_ = std::move(outer_immediate);
+    immediate_.reset();
     return r;
 }
 
@@ -159,20 +160,31 @@ void worker::start_drain() {
 void worker::turn(int max_wait_ms) {
     loop_.run_once(max_wait_ms);
     free_retired();
+    acceptor_.free_dead();
     log_.maybe_submit(loop_.now_ms());
 }
 
 void worker::run(const std::function<void(std::exception_ptr)>& started) {
+    const bool has_stop_hook = cfg_.on_stop != nullptr && *cfg_.on_stop;
     {
-        // The start hook runs inside the loop's thread identity, so it may register on it.
+        // The hooks run on this thread, before the loop turns (loop::current() is null in
+        // them): they may register descriptors and timers on it, and post or defer.
         std::exception_ptr failure;
+        bool hook_ran = false;
         try {
             if (cfg_.on_start != nullptr && *cfg_.on_start) {
                 (*cfg_.on_start)(context_);
             }
+            hook_ran = true;
             acceptor_.start();
         } catch (...) {
             failure = std::current_exception();
+        }
+        if (failure && hook_ran && has_stop_hook) {
+            try {
+                (*cfg_.on_stop)(context_); // undo what the start hook built
+            } catch (...) {
+            }
         }
         started(failure);
         if (failure) {
@@ -185,8 +197,7 @@ void worker::run(const std::function<void(std::exception_ptr)>& started) {
             start_drain();
         }
         // Refused sockets still lingering do not hold the exit: they are closed with the worker.
-        if (draining_ && ((live_ == 0 && outstanding_ == 0) ||
-                          now >= shutdown_deadline_.load())) {
+        if (draining_ && ((live_ == 0 && outstanding_ == 0) || now >= shutdown_deadline_.load())) {
             break;
         }
         // Wake at least every 100 ms while log lines wait or while draining.
@@ -204,7 +215,7 @@ void worker::run(const std::function<void(std::exception_ptr)>& started) {
     }
     free_retired();
     conns_.clear();
-    if (cfg_.on_stop != nullptr && *cfg_.on_stop) {
+    if (has_stop_hook) {
         try {
             (*cfg_.on_stop)(context_);
         } catch (...) {

@@ -76,6 +76,8 @@ public:
     /// A handler that throws gets 500; `close` is set on it when its responder is still out
     /// (the exchange cannot be reused then).
     std::optional<response> dispatch(exchange& ex);
+    /// True while \p ex's handler runs (an answer now is caught without queueing).
+    bool dispatching(const exchange& ex) const noexcept { return dispatching_ == &ex; }
     /// A responder finished (loop thread): one outstanding answer fewer.
     void answered() noexcept { --outstanding_; }
     /// A responder's answer for \p ex, whose connection was \p waiting (null: gone).

@@ -66,6 +66,9 @@ TEST(cli, help_lists_every_flag_with_its_default) {
                              "--access-log",
                              "--access-log-format",
                              "--max-json-depth",
+                             "--handler-timeout",
+                             "=30",
+                             "--reuse-port",
                              "--version"}) {
         EXPECT_NE(r.output.find(flag), std::string::npos) << flag;
     }

@@ -126,6 +126,7 @@ TEST(faults, past_the_cap_a_client_that_sent_a_request_reads_the_503_then_a_clea
         }
         EXPECT_EQ(got.rfind("HTTP/1.1 503 ", 0), 0u) << got;
         EXPECT_NE(got.find("Retry-After: 1"), std::string::npos) << got;
+        EXPECT_EQ(got.find("Date:"), std::string::npos) << "a prebuilt 503 has no current Date";
         EXPECT_FALSE(reset) << "the 503 was followed by a reset, not a clean close";
     }
     // The held connection still works, and once it closes a new one is served.

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -221,6 +222,44 @@ TEST(loop, stop_from_another_thread_ends_run) {
     l.run(); // returns once the posted stop ran
     stopper.join();
     SUCCEED();
+}
+
+TEST(loop, run_once_is_not_reentrant) {
+    loop l;
+    bool threw = false;
+    timer t([&] {
+        try {
+            l.run_once(0);
+        } catch (const std::logic_error&) {
+            threw = true;
+        }
+    });
+    l.schedule(t, 1ms);
+    ASSERT_TRUE(run_until(l, [&] { return threw; }));
+}
+
+TEST(loop, a_throwing_callback_is_contained_and_the_loop_goes_on) {
+    loop l;
+    int after = 0;
+    timer bad([] { throw std::runtime_error("callback failure (expected by the test)"); });
+    timer good([&] { ++after; });
+    l.schedule(bad, 1ms);
+    l.schedule(good, 1ms); // same slot as bad: the wheel must survive the throw
+    l.post([] { throw 7; });
+    l.post([&] { ++after; });
+    ASSERT_TRUE(run_until(l, [&] { return after == 2; }));
+}
+
+TEST(loop, deferred_tasks_run_after_the_current_callback_in_the_same_iteration) {
+    loop l;
+    std::vector<int> order;
+    timer t([&] {
+        l.defer([&] { order.push_back(2); });
+        order.push_back(1);
+    });
+    l.schedule(t, 1ms);
+    ASSERT_TRUE(run_until(l, [&] { return order.size() == 2; }));
+    EXPECT_EQ(order, (std::vector<int>{1, 2}));
 }
 
 TEST(loop, iteration_counts_and_now_advances) {

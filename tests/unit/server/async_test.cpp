@@ -54,6 +54,7 @@ TEST(async, the_request_stays_valid_after_its_connection_closed_until_the_answer
     // The handler keeps `rq` and `p` by reference (no copy) and answers from another thread
     // after the client has gone: ASan would see a use-after-free if the engine recycled them.
     latch client_gone;
+    latch handled;
     latch checked;
     std::string seen;
     std::thread worker_thread;
@@ -69,6 +70,7 @@ TEST(async, the_request_stays_valid_after_its_connection_closed_until_the_answer
                   res.send(response(200, "text/plain", "late"));
                   checked.open();
               });
+              handled.open();
           }));
     server s(one_worker(), std::move(r));
     s.start();
@@ -76,10 +78,8 @@ TEST(async, the_request_stays_valid_after_its_connection_closed_until_the_answer
         test::client c(s.port());
         ASSERT_TRUE(c.send("POST /keep/bob HTTP/1.1\r\nHost: a\r\nX-Tag: t1\r\n"
                            "Content-Length: 4\r\n\r\nbody"));
-        // Make sure the server has the request (and the handler the responder) before leaving.
-        for (int i = 0; i < 1000 && !worker_thread.joinable(); ++i) {
-            std::this_thread::sleep_for(1ms);
-        }
+        // The server has the request (and the handler the responder) before the client leaves.
+        ASSERT_TRUE(handled.wait());
         c.reset();
     }
     // Other requests reuse the worker's buffers meanwhile.
@@ -92,7 +92,6 @@ TEST(async, the_request_stays_valid_after_its_connection_closed_until_the_answer
     ASSERT_TRUE(checked.wait());
     worker_thread.join();
     EXPECT_EQ(seen, "POST /keep/bob bob body t1");
-    EXPECT_TRUE(test::serves_quietly(s.port()) || true);
     s.stop();
 }
 
@@ -199,7 +198,10 @@ TEST(async, a_handler_that_throws_after_handing_its_responder_on_closes_cleanly)
             p.send(response(200, "text/plain", "late")); // dropped: its exchange was let go
         }
     }
-    EXPECT_TRUE(test::serves_quietly(s.port()) || true);
+    // The server still serves (a 404 from the router is an answer).
+    const auto after = test::request_once(s.port(), "GET /nothing" + get);
+    ASSERT_TRUE(after);
+    EXPECT_EQ(after->status, 404);
     s.stop();
 }
 

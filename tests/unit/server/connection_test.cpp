@@ -126,6 +126,58 @@ TEST(connection, a_client_that_stops_reading_is_closed_at_the_idle_timeout) {
     EXPECT_EQ(h.open_connections(), 0u);
 }
 
+TEST(connection, a_slow_but_steady_reader_is_not_cut_off_by_the_stall_timer) {
+    // 1 MiB read 16 KiB every 20 ms takes over a second, twice the 500 ms stall limit: the
+    // limit is on time without progress, not on the whole download.
+    limits lim;
+    lim.idle_timeout = 500ms;
+    connection_harness h(test_routes(), lim);
+    ASSERT_TRUE(h.connect(4096));
+    h.send("GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+    std::string got;
+    const auto start = std::chrono::steady_clock::now();
+    while (got.size() < (1u << 20) && std::chrono::steady_clock::now() - start < 30s) {
+        const auto until = std::chrono::steady_clock::now() + 20ms;
+        while (std::chrono::steady_clock::now() < until) {
+            h.turn(1, 5);
+        }
+        char buf[16384];
+        const ssize_t n = ::recv(h.client_fd(), buf, sizeof buf, 0);
+        if (n == 0) {
+            break; // closed by the server: the bug
+        }
+        if (n > 0) {
+            got.append(buf, static_cast<std::size_t>(n));
+        }
+    }
+    EXPECT_GT(std::chrono::steady_clock::now() - start, lim.idle_timeout);
+    EXPECT_GT(got.size(), 1u << 20) << "the download was cut off";
+    EXPECT_EQ(h.open_connections(), 1u);
+}
+
+TEST(connection, an_answer_sent_from_another_callback_on_the_loop_thread_is_deferred) {
+    // A store's on_io or a timer answering on the loop thread must not run the connection
+    // re-entrantly inside that callback: the answer arrives after it returns.
+    std::vector<responder> parked;
+    connection_harness h(test_routes(&parked));
+    ASSERT_TRUE(h.connect());
+    h.send("GET /park HTTP/1.1\r\nHost: t\r\n\r\n" + get_root);
+    ASSERT_TRUE(h.turn_until([&] { return parked.size() == 1; }));
+    bool inside = false;
+    std::size_t seen_inside = 0;
+    net::timer t([&] {
+        inside = true;
+        parked.front().send(response(200, "text/plain", "from a timer"));
+        h.read_available();
+        seen_inside = h.received().size(); // nothing written while we are inside
+        inside = false;
+    });
+    h.worker().loop().schedule(t, 1ms);
+    ASSERT_TRUE(h.turn_until([&] { return count_responses(h.received()) == 2; }));
+    EXPECT_EQ(seen_inside, 0u);
+    EXPECT_LT(h.received().find("from a timer"), h.received().find("root"));
+}
+
 TEST(connection, a_handler_that_never_answers_gets_504_and_close) {
     std::vector<responder> parked;
     limits lim;

@@ -99,3 +99,35 @@ TEST(memory_store, concurrent_writers_and_readers) {
 
 } // namespace
 } // namespace hs::store
+
+namespace hs::store {
+namespace {
+
+TEST(memory_store, removed_ranges_are_given_back_and_skipped_by_listings) {
+    memory_store s;
+    constexpr int n = 5000; // about five blocks of 1024 ids
+    for (int i = 0; i < n; ++i) {
+        sync_create(s, R"("v":1)");
+    }
+    const std::size_t full = s.blocks_in_use();
+    EXPECT_GE(full, 5u);
+    // Remove everything but the first and the last item.
+    for (std::uint64_t id = 2; id < n; ++id) {
+        s.remove(id, [](item_result r) { EXPECT_EQ(r.what, item_result::status::ok); });
+    }
+    EXPECT_EQ(s.size(), 2u);
+    EXPECT_EQ(s.blocks_in_use(), 2u); // the first and the last block; the middle ones are freed
+    EXPECT_EQ(sync_list(s), R"([{"id":1,"v":1},{"id":5000,"v":1}])");
+    EXPECT_EQ(sync_get(s, 3000).what, item_result::status::not_found);
+    // The last block is still being filled: removing its only item keeps it for new ids.
+    s.remove(n, [](item_result) {});
+    EXPECT_EQ(sync_create(s, "").id, static_cast<std::uint64_t>(n + 1));
+    EXPECT_EQ(sync_list(s), R"([{"id":1,"v":1},{"id":5001}])");
+    s.remove(1, [](item_result) {});
+    s.remove(n + 1, [](item_result) {});
+    EXPECT_EQ(sync_list(s), "[]");
+    EXPECT_EQ(sync_create(s, "").id, static_cast<std::uint64_t>(n + 2)); // never reused
+}
+
+} // namespace
+} // namespace hs::store
