@@ -46,7 +46,7 @@ public:
     /// True while scheduled.
     bool pending() const noexcept { return linked(); }
     /// Unschedules it; no-op when not scheduled.
-    void cancel() noexcept;
+    inline void cancel() noexcept;
 
 private:
     friend class loop;
@@ -101,7 +101,9 @@ public:
 
     // ---- timers (loop thread) ----
     /// (Re)schedules \p t to fire \p after from now (at most one tick late, never early).
-    void schedule(timer& t, std::chrono::milliseconds after) noexcept;
+    void schedule(timer& t, std::chrono::milliseconds after) noexcept {
+        schedule_at(t, now_ms_ + after.count());
+    }
     /// (Re)schedules \p t for the monotonic time \p deadline_ms (see now_ms()).
     void schedule_at(timer& t, std::int64_t deadline_ms) noexcept;
     /// Monotonic milliseconds, read once per iteration.
@@ -161,6 +163,12 @@ private:
     std::atomic<bool> stop_{false};
     epoll_event events_[256];
 };
+
+inline void timer::cancel() noexcept {
+    if (linked() && owner_ != nullptr) { // an unlinked timer's owner may be gone
+        owner_->wheel_.cancel(*this);
+    }
+}
 
 /// Monotonic milliseconds (CLOCK_MONOTONIC), the clock of every deadline.
 std::int64_t monotonic_ms() noexcept;

@@ -32,7 +32,7 @@ constexpr bool sends_body(const response& r, const response_framing& f) noexcept
 /// Transfer-Encoding, Date, Server, Connection, and Content-Type when r.content_type is set).
 /// On failure returns false and sets \p why to a one-line reason naming the field; the bytes
 /// at fault are shown escaped, so \p why is safe to log. On success \p why is cleared.
-bool well_formed(const response& r, std::string& why);
+bool well_formed(const response& r, std::string& why, std::string_view known_good_type = {});
 
 /// Appends the status line and header section of \p r to \p out (no Date when \p date is
 /// empty). The response always says

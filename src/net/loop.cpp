@@ -47,11 +47,7 @@ std::int64_t monotonic_ms() noexcept {
 
 // ---- timer ----
 
-void timer::cancel() noexcept {
-    if (linked() && owner_ != nullptr) { // an unlinked timer's owner may be gone
-        owner_->wheel_.cancel(*this);
-    }
-}
+
 
 // ---- mailbox ----
 
@@ -154,10 +150,6 @@ void loop::forget(io_handler& h) noexcept {
     }
 }
 
-void loop::schedule(timer& t, std::chrono::milliseconds after) noexcept {
-    schedule_at(t, now_ms_ + after.count());
-}
-
 void loop::schedule_at(timer& t, std::int64_t deadline_ms) noexcept {
     if (t.owner_ != nullptr && t.owner_ != this) {
         t.cancel();
@@ -215,7 +207,9 @@ void loop::run_once(int max_wait_ms) {
         throw std::logic_error("hs::net::loop::run_once called from inside its own iteration");
     }
     running_scope scope(this, mailbox_.get());
-    run_deferred(); // deferred from outside an iteration (a start hook)
+    if (!deferred_.empty()) {
+        run_deferred(); // deferred from outside an iteration (a start hook)
+    }
     int timeout = wheel_.next_timeout_ms(now_ms_);
     if (max_wait_ms >= 0 && (timeout < 0 || timeout > max_wait_ms)) {
         timeout = max_wait_ms;
@@ -228,7 +222,9 @@ void loop::run_once(int max_wait_ms) {
         const epoll_event ev = pending_[next_event_++];
         if (ev.data.ptr != nullptr) {
             guarded([&] { static_cast<io_handler*>(ev.data.ptr)->on_io(ev.events); });
-            run_deferred();
+            if (!deferred_.empty()) {
+                run_deferred();
+            }
         }
     }
     pending_ = {};
@@ -240,7 +236,9 @@ void loop::run_once(int max_wait_ms) {
             guarded([&] { t.on_fire_(); });
         }
     });
-    run_deferred();
+    if (!deferred_.empty()) {
+        run_deferred();
+    }
 }
 
 void loop::run() {

@@ -70,9 +70,10 @@ acceptor::acceptor(worker& w, int listen_fd, std::string refusal_response)
 
 acceptor::~acceptor() = default;
 
-void acceptor::free_dead() noexcept {
+void acceptor::free_dead_now() noexcept {
     dead_.clear();
 }
+
 
 void acceptor::start() {
     if (stopped_ || registered_ || listen_fd_ < 0) {

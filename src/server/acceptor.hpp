@@ -35,13 +35,18 @@ public:
     void stop() noexcept;
     std::size_t lingering() const noexcept { return refusals_.size(); }
     /// Frees refusals that finished during the loop turn (worker, after each turn).
-    void free_dead() noexcept;
+    void free_dead() noexcept {
+        if (!dead_.empty()) {
+            free_dead_now();
+        }
+    }
 
     void on_io(std::uint32_t events) override;
 
 private:
     class refusal;
     void refuse(int sock) noexcept;
+    void free_dead_now() noexcept;
     void drop(refusal* r) noexcept;
 
     worker& w_;

@@ -20,7 +20,8 @@ constexpr std::uint32_t interest = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 
 connection::connection(worker& w, std::unique_ptr<net::transport> t, std::string peer,
                        std::size_t index)
-    : w_(w), io_(std::move(t)), peer_(std::move(peer)), index_(index), parser_(*w.config().lim),
+    : w_(w), io_(std::move(t)), peer_(std::move(peer)), index_(index),
+      serial_(w.next_connection_serial()), log_on_(w.logging()), parser_(*w.config().lim),
       chunks_(*w.config().lim), read_timer_([this] { on_read_timer(); }),
       write_timer_([this] { on_write_timer(); }) {
     arm(deadline::first_byte, w_.config().lim->header_timeout);
@@ -134,11 +135,8 @@ void connection::on_readable() {
             if (state_ == state::linger) {
                 continue;
             }
-            if (state_ == state::head && deadline_ != deadline::header) {
-                started_ = std::chrono::steady_clock::now();
-                arm(deadline::header, w_.config().lim->header_timeout); // RFC 9112 §9.8 slowloris
-            } else if (state_ == state::body) {
-                arm(deadline::body, w_.config().lim->header_timeout); // the longest stall
+            if (state_ == state::head && head_start_ms_ < 0) {
+                head_started(); // the deadline itself is armed only if the head is incomplete
             }
             process();
             break;
@@ -205,6 +203,7 @@ void connection::process() {
             }
             const http::parse_result r = parser_.parse(in.view(), ex_->head);
             if (r.what == http::parse_result::kind::need_more) {
+                arm_header(); // RFC 9112 §9.8: absolute, from the head's first byte (slowloris)
                 break;
             }
             if (r.what == http::parse_result::kind::error) {
@@ -234,13 +233,15 @@ void connection::process() {
                     return;
                 }
             }
-            if (plan_.body != http::message_plan::body_kind::none) {
-                arm(deadline::body, w_.config().lim->header_timeout);
-            }
         }
         std::string_view body;
         std::size_t total = 0;
         if (!read_body_complete(body, total)) {
+            if (state_ == state::body) {
+                // Incomplete after a read: the longest stall runs from now (each read that
+                // brings body bytes comes back here).
+                arm(deadline::body, w_.config().lim->header_timeout);
+            }
             break;
         }
         dispatch(body, total);
@@ -269,14 +270,24 @@ void connection::dispatch(std::string_view body, std::size_t total) {
     rq.version_minor = h.version_minor;
     rq.headers = h.fields;
     rq.body = body;
-    ex.peer = peer_;
+    if (ex.peer_of != serial_) { // pipelined requests reuse the exchange: copy once
+        ex.peer = peer_;
+        ex.peer_of = serial_;
+    }
     rq.peer = ex.peer;
     rq.worker = &w_.context();
     ex.conn = this;
     state_ = state::handler;
-    arm(deadline::handler, w_.config().lim->handler_timeout);
-    if (std::optional<response> r = w_.dispatch(ex); r && !closed()) {
-        finish(std::move(*r));
+    head_start_ms_ = -1;
+    arm(deadline::none, {});
+    if (std::optional<response> r = w_.dispatch(ex)) {
+        if (!closed()) {
+            finish(std::move(*r));
+        }
+    } else if (!closed()) {
+        // Answered later: nothing arrives before dispatch returns (answers from elsewhere are
+        // posted or deferred), so the deadline is armed only for the requests that need it.
+        arm(deadline::handler, w_.config().lim->handler_timeout);
     }
 }
 
@@ -302,9 +313,11 @@ void connection::finish(response&& r) {
     const http::request_head& h = ex_->head;
     const bool head_request = h.method == "HEAD";
     std::string why;
-    if (!http::well_formed(r, why)) {
+    if (!http::well_formed(r, why, w_.known_good_type())) {
         // Never let a handler's CR/LF split the response (or a header clash with the framing).
         r = problem(500, "the handler produced an invalid response: " + why);
+    } else {
+        w_.remember_good_type(r.content_type);
     }
     const bool keep_alive = plan_.keep_alive && !r.close && !draining_;
     if (keep_alive && !nodelay_) {
@@ -327,12 +340,15 @@ void connection::finish(response&& r) {
     state_ = keep_alive ? state::head : state::closing;
     // Unread bytes after a final response: drain them before closing so the client is not reset.
     linger_after_write_ = !keep_alive && (ex_ == nullptr || !ex_->in.empty());
+    arm(deadline::none, {});
     if (keep_alive && ex_ != nullptr && !ex_->in.empty()) {
-        // The next head has begun: its deadline runs from now, whatever the output does.
-        started_ = std::chrono::steady_clock::now();
-        arm(deadline::header, w_.config().lim->header_timeout);
-    } else {
-        arm(deadline::none, {});
+        // The next head has begun: its deadline runs from now, whatever the output does. When
+        // output is backlogged it will not be parsed for a while: arm now. Otherwise process()
+        // parses it next and arms only if it is incomplete.
+        head_started();
+        if (backlogged()) {
+            arm_header();
+        }
     }
 }
 
@@ -452,9 +468,8 @@ void connection::arm_waiting() noexcept {
         if (deadline_ != deadline::first_byte && deadline_ != deadline::idle) {
             arm(deadline::idle, w_.config().lim->idle_timeout);
         }
-    } else if (deadline_ != deadline::header) {
-        started_ = std::chrono::steady_clock::now();
-        arm(deadline::header, w_.config().lim->header_timeout);
+    } else {
+        arm_header();
     }
 }
 
@@ -468,6 +483,21 @@ void connection::let_go_of_exchange() noexcept {
     if (ex_ != nullptr) {
         ex_->conn = nullptr;
         std::exchange(ex_, nullptr)->release();
+    }
+}
+
+void connection::head_started() noexcept {
+    head_start_ms_ = w_.loop().now_ms();
+    mark_start();
+}
+
+void connection::arm_header() noexcept {
+    if (head_start_ms_ < 0) {
+        head_started();
+    }
+    if (deadline_ != deadline::header) {
+        deadline_ = deadline::header;
+        w_.loop().schedule_at(read_timer_, head_start_ms_ + w_.config().lim->header_timeout.count());
     }
 }
 

@@ -76,6 +76,10 @@ private:
     void after_flush();
     void close() noexcept;
     void arm(deadline d, std::chrono::milliseconds after) noexcept;
+    /// A head's first byte is here: its deadline (and the log's clock) start now.
+    void head_started() noexcept;
+    /// Arms the header deadline, absolute from head_started(); no-op when armed.
+    void arm_header() noexcept;
     void on_read_timer();
     void on_write_timer();
     void arm_waiting() noexcept;
@@ -83,12 +87,20 @@ private:
     bool backlogged() const noexcept;
     void release_idle_buffers() noexcept;
     void let_go_of_exchange() noexcept;
+    /// The access log's start time of a request (read only when the log is on).
+    void mark_start() noexcept {
+        if (log_on_) {
+            started_ = std::chrono::steady_clock::now();
+        }
+    }
     void fail_safe() noexcept;
 
     worker& w_;
     std::unique_ptr<net::transport> io_;
     std::string peer_;
     std::size_t index_;
+    std::uint64_t serial_; ///< unique per connection of this worker (exchange::peer_of)
+    bool log_on_;
     state state_ = state::head;
     deadline deadline_ = deadline::none;
     bool registered_ = false;
@@ -111,6 +123,7 @@ private:
     std::string out_;
     std::size_t out_pos_ = 0;
     std::int64_t last_write_ms_ = 0; ///< loop time of the last write that moved bytes
+    std::int64_t head_start_ms_ = -1; ///< loop time of the current head's first byte; -1: none
 
     net::timer read_timer_;
     net::timer write_timer_;

@@ -134,7 +134,9 @@ void worker::retire(connection& c) noexcept {
 }
 
 void worker::free_retired() noexcept {
-    retired_.clear();
+    if (!retired_.empty()) {
+        retired_.clear();
+    }
 }
 
 void worker::request_shutdown(std::int64_t deadline_ms) {
@@ -192,7 +194,7 @@ void worker::run(const std::function<void(std::exception_ptr)>& started) {
         }
     }
     for (;;) {
-        const std::int64_t now = loop_.update_time();
+        const std::int64_t now = loop_.now_ms(); // read after the last wait
         if (shutdown_requested_.load() && !draining_) {
             start_drain();
         }

@@ -70,6 +70,15 @@ public:
     /// Takes a new socket from the acceptor (counted in open_connections already).
     void adopt(int sock, std::string peer) noexcept;
     bool draining() const noexcept { return draining_; }
+    std::uint64_t next_connection_serial() noexcept { return ++serials_; }
+    /// The last Content-Type that passed the field-value check: the same bytes need no second
+    /// look (handlers send a handful of types, so this spares a scan per response).
+    std::string_view known_good_type() const noexcept { return good_type_; }
+    void remember_good_type(const std::string& t) {
+        if (t.size() <= 64 && t != good_type_) {
+            good_type_ = t;
+        }
+    }
 
     /// Runs the router on \p ex's request with a responder bound to \p ex. Returns the response
     /// if the handler answered before returning; a later answer arrives through on_answer().
@@ -112,6 +121,8 @@ private:
     std::vector<std::unique_ptr<connection>> retired_;
     std::size_t live_ = 0;
     std::size_t outstanding_ = 0; ///< responders given out and not yet answered
+    std::uint64_t serials_ = 0;
+    std::string good_type_;
 
     // dispatch in progress (loop thread only)
     exchange* dispatching_ = nullptr;
