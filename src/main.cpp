@@ -102,6 +102,8 @@ int main(int argc, char** argv) {
                    "seconds a request may wait for its handler's answer (504 past it)")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
+    cli.add_flag("--require-if-match", api.require_if_match,
+                 "PUT, PATCH and DELETE without If-Match get 428 Precondition Required");
     cli.add_flag("--reuse-port", opts.reuse_port,
                  "one SO_REUSEPORT listener per worker; lets other processes share the port");
     cli.add_option("--max-connections", opts.limits.max_connections,

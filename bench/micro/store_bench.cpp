@@ -46,7 +46,10 @@ BENCHMARK(BM_create);
 void BM_list_10k(benchmark::State& state) {
     auto& s = filled(10000);
     for (auto _ : state) {
-        s.list([](std::string a) { benchmark::DoNotOptimize(a.data()); });
+        for (std::uint64_t after = 0; after < 10000; after += 1000) {
+            s.list(after, 1000,
+                   [](hs::store::list_result r) { benchmark::DoNotOptimize(r.items.data()); });
+        }
     }
 }
 BENCHMARK(BM_list_10k)->Unit(benchmark::kMicrosecond);

@@ -1,13 +1,21 @@
 #include "app/handlers.hpp"
 
+#include <atomic>
+#include <memory>
 #include <string>
 
+#include "app/conditional.hpp"
+#include "app/merge_patch.hpp"
+#include "http/headers.hpp"
 #include "routing/query.hpp"
 
 namespace hs::app {
 namespace {
 
 constexpr std::string_view json_type = "application/json";
+constexpr std::string_view merge_patch_type = "application/merge-patch+json";
+constexpr std::size_t max_page = 1000;
+constexpr std::uint64_t max_id = 9'223'372'036'854'775'807ULL; // 2^63 - 1
 
 response unavailable() {
     response r = problem(503, "the data store is unavailable; retry shortly");
@@ -20,13 +28,24 @@ response no_item(std::string_view id_text) {
                             " (ids are decimal integers from 1 to 9223372036854775807)");
 }
 
+response with_etag(response r, std::string_view prefix, std::uint64_t version) {
+    r.headers.emplace_back("ETag", make_etag(prefix, version));
+    return r;
+}
+
 /// Maps a store result to the response of a read or write of one item.
-response item_response(store::item_result&& res, int ok_status) {
+response item_response(store::item_result&& res, int ok_status, std::string_view prefix) {
     switch (res.what) {
     case store::item_result::status::ok:
-        return response(ok_status, std::string(json_type), std::move(res.json));
+        return with_etag(response(ok_status, std::string(json_type), std::move(res.json)), prefix,
+                         res.version);
     case store::item_result::status::not_found:
         return no_item(std::to_string(res.id));
+    case store::item_result::status::precondition_failed:
+        // The current ETag helps a client that wants to re-read and retry.
+        return with_etag(problem(412, "the item changed since the ETag in If-Match (or matches "
+                                      "If-None-Match): fetch it again, then retry"),
+                         prefix, res.version);
     case store::item_result::status::unavailable:
         break;
     }
@@ -52,6 +71,124 @@ response unsupported_type(std::string_view method, bool missing) {
     }
     return r;
 }
+
+/// The media type without parameters equals \p want (case-insensitively).
+bool media_type_is(std::string_view content_type, std::string_view want) noexcept {
+    return iequals(http::trim_ows(content_type.substr(0, content_type.find(';'))), want);
+}
+
+/// Reads If-Match / If-None-Match into the store's precondition for a write (RFC 9110 §13.1.1,
+/// §13.1.2): If-Match compares strongly, If-None-Match weakly; a malformed If-Match matches
+/// nothing (the write never happens), a malformed If-None-Match is ignored. With
+/// --require-if-match, a write without If-Match is answered 428 here.
+std::optional<response> write_precondition(const request& rq, std::string_view prefix,
+                                           bool require_if_match, store::precondition& pre) {
+    const tag_list im = read_tag_list(rq, "if-match");
+    if (require_if_match && !im.present) {
+        return problem(428, "this server requires If-Match on PUT, PATCH and DELETE: send the "
+                            "item's ETag (from GET) in If-Match");
+    }
+    if (im.present && !(im.any && !im.malformed)) {
+        pre.any_version = false;
+        if (!im.malformed) {
+            for (const tag_list::tag& t : im.tags) {
+                if (!t.weak) {
+                    if (const auto v = version_of(t.opaque, prefix)) {
+                        pre.versions.push_back(*v);
+                    }
+                }
+            }
+        }
+    }
+    const tag_list inm = read_tag_list(rq, "if-none-match");
+    if (inm.present && !inm.malformed) {
+        pre.fail_if_exists = inm.any;
+        for (const tag_list::tag& t : inm.tags) {
+            if (const auto v = version_of(t.opaque, prefix)) {
+                pre.not_versions.push_back(*v);
+            }
+        }
+    }
+    return std::nullopt;
+}
+
+/// A canonical decimal ("0" or no leading zero) not above \p max; nullopt otherwise.
+std::optional<std::uint64_t> canonical_decimal(std::string_view text, std::uint64_t max) noexcept {
+    if (text.empty() || text.size() > 19 || (text.size() > 1 && text[0] == '0')) {
+        return std::nullopt;
+    }
+    std::uint64_t v = 0;
+    for (const char c : text) {
+        if (c < '0' || c > '9') {
+            return std::nullopt;
+        }
+        v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    if (v > max) {
+        return std::nullopt;
+    }
+    return v;
+}
+
+/// Appends the items of a page to a JSON array being built.
+void append_items(std::string& out, const std::vector<store::item>& items) {
+    for (const store::item& it : items) {
+        if (out.size() > 1) {
+            out += ',';
+        }
+        out += it.json;
+    }
+}
+
+/// Walks the whole store page by page (no lock is held across pages) into one array. The
+/// store may complete each page at once or later, on any thread: a trampoline keeps the stack
+/// flat when it completes at once.
+class list_walk : public std::enable_shared_from_this<list_walk> {
+public:
+    list_walk(store::document_store& s, std::uint64_t after, responder r)
+        : store_(s), after_(after), r_(std::move(r)) {
+        out_ = "[";
+    }
+
+    void run() {
+        for (;;) {
+            calling_.store(true);
+            store_.list(after_, max_page, [self = shared_from_this()](store::list_result page) {
+                self->on_page(std::move(page));
+                if (!self->calling_.exchange(false)) {
+                    self->run(); // completed later: continue from here
+                }
+            });
+            if (calling_.exchange(false) || done_) {
+                return; // completes later (or finished): the callback carries on
+            }
+        }
+    }
+
+private:
+    void on_page(store::list_result page) {
+        if (page.what != store::item_result::status::ok) {
+            done_ = true;
+            r_.send(unavailable());
+            return;
+        }
+        append_items(out_, page.items);
+        if (page.more && !page.items.empty()) {
+            after_ = page.items.back().id;
+            return;
+        }
+        done_ = true;
+        out_ += ']';
+        r_.send(response(200, std::string(json_type), std::move(out_)));
+    }
+
+    store::document_store& store_;
+    std::uint64_t after_;
+    responder r_;
+    std::string out_;
+    std::atomic<bool> calling_{false};
+    bool done_ = false;
+};
 
 } // namespace
 
@@ -82,7 +219,7 @@ void data_handlers::create(const request& rq, const path_params&, responder r) c
         r.send(std::move(*refused));
         return;
     }
-    store_.create(std::move(members), [r = std::move(r)](store::item_result res) mutable {
+    store_.create(std::move(members), [this, r = std::move(r)](store::item_result res) mutable {
         if (res.what != store::item_result::status::ok) {
             r.send(unavailable());
             return;
@@ -90,25 +227,77 @@ void data_handlers::create(const request& rq, const path_params&, responder r) c
         const std::string location = "/data/" + std::to_string(res.id);
         response out(201, std::string(json_type), std::move(res.json));
         out.headers.emplace_back("Location", location);
-        r.send(std::move(out));
+        r.send(with_etag(std::move(out), store_.etag_prefix(), res.version));
     });
 }
 
-void data_handlers::list(const request&, const path_params&, responder r) const {
-    store_.list([r = std::move(r)](std::string array) mutable {
-        r.send(response(200, std::string(json_type), std::move(array)));
+void data_handlers::list(const request& rq, const path_params&, responder r) const {
+    std::uint64_t after = 0;
+    if (const auto a = routing::find_param(rq.query, "after")) {
+        const auto v = canonical_decimal(*a, max_id);
+        if (!v) {
+            r.send(problem(400, "'after' must be a decimal id from 0 to 9223372036854775807"));
+            return;
+        }
+        after = *v;
+    }
+    const auto limit_text = routing::find_param(rq.query, "limit");
+    if (!limit_text) {
+        std::make_shared<list_walk>(store_, after, std::move(r))->run();
+        return;
+    }
+    const auto limit = canonical_decimal(*limit_text, max_page);
+    if (!limit || *limit == 0) {
+        r.send(problem(400, "'limit' must be a decimal number from 1 to 1000"));
+        return;
+    }
+    store_.list(after, *limit, [r = std::move(r), n = *limit](store::list_result page) mutable {
+        if (page.what != store::item_result::status::ok) {
+            r.send(unavailable());
+            return;
+        }
+        std::string out = "[";
+        append_items(out, page.items);
+        out += ']';
+        response res(200, std::string(json_type), std::move(out));
+        if (page.more && !page.items.empty()) {
+            res.headers.emplace_back("Link", "</data?limit=" + std::to_string(n) +
+                                                 "&after=" + std::to_string(page.items.back().id) +
+                                                 ">; rel=\"next\"");
+        }
+        r.send(std::move(res));
     });
 }
 
-void data_handlers::get(const request&, const path_params& p, responder r) const {
+void data_handlers::get(const request& rq, const path_params& p, responder r) const {
     const std::string_view text = p.get("id");
     const std::uint64_t id = parse_id(text);
     if (id == 0) {
         r.send(no_item(text));
         return;
     }
-    store_.get(id, [r = std::move(r)](store::item_result res) mutable {
-        r.send(item_response(std::move(res), 200));
+    // The request stays valid until r sends (hs::responder), so the callback reads its fields.
+    store_.get(id, [this, &rq, r = std::move(r)](store::item_result res) mutable {
+        if (res.what != store::item_result::status::ok) {
+            r.send(item_response(std::move(res), 200, store_.etag_prefix()));
+            return;
+        }
+        const std::string_view prefix = store_.etag_prefix();
+        // RFC 9110 §13.2.2: If-Match first (412), then If-None-Match (304 on GET and HEAD).
+        const tag_list im = read_tag_list(rq, "if-match");
+        if (im.present && (im.malformed || !matches(im, prefix, res.version, false))) {
+            res.what = store::item_result::status::precondition_failed;
+            r.send(item_response(std::move(res), 200, prefix));
+            return;
+        }
+        const tag_list inm = read_tag_list(rq, "if-none-match");
+        if (inm.present && !inm.malformed && matches(inm, prefix, res.version, true)) {
+            response nm;
+            nm.status = 304;
+            r.send(with_etag(std::move(nm), prefix, res.version));
+            return;
+        }
+        r.send(item_response(std::move(res), 200, prefix));
     });
 }
 
@@ -130,26 +319,76 @@ void data_handlers::replace(const request& rq, const path_params& p, responder r
         r.send(no_item(text));
         return;
     }
-    store_.replace(id, std::move(members), [r = std::move(r)](store::item_result res) mutable {
-        r.send(item_response(std::move(res), 200));
-    });
+    store::precondition pre;
+    if (auto refused =
+            write_precondition(rq, store_.etag_prefix(), options_.require_if_match, pre)) {
+        r.send(std::move(*refused));
+        return;
+    }
+    store_.replace(id, std::move(members), std::move(pre),
+                   [this, r = std::move(r)](store::item_result res) mutable {
+                       r.send(item_response(std::move(res), 200, store_.etag_prefix()));
+                   });
 }
 
-void data_handlers::remove(const request&, const path_params& p, responder r) const {
+void data_handlers::patch(const request& rq, const path_params& p, responder r) const {
+    const auto type = rq.header_value("content-type");
+    if (!type || !media_type_is(*type, merge_patch_type)) {
+        response refused = problem(415, "PATCH takes a JSON Merge Patch (RFC 7396): send "
+                                        "'Content-Type: application/merge-patch+json'");
+        refused.headers.emplace_back("Accept-Patch", std::string(merge_patch_type));
+        r.send(std::move(refused));
+        return;
+    }
+    const std::string_view text = p.get("id");
+    const std::uint64_t id = parse_id(text);
+    std::string patch_members; // an "id" in the patch is dropped here: the id is not the client's
+    if (auto refused = read_object(rq, options_.json, patch_members)) {
+        r.send(std::move(*refused));
+        return;
+    }
+    if (id == 0) {
+        r.send(no_item(text));
+        return;
+    }
+    store::precondition pre;
+    if (auto refused =
+            write_precondition(rq, store_.etag_prefix(), options_.require_if_match, pre)) {
+        r.send(std::move(*refused));
+        return;
+    }
+    store_.modify(
+        id,
+        [patch = std::move(patch_members)](std::string_view current) {
+            return merge_patch(current, patch);
+        },
+        std::move(pre),
+        [this, r = std::move(r)](store::item_result res) mutable {
+            r.send(item_response(std::move(res), 200, store_.etag_prefix()));
+        });
+}
+
+void data_handlers::remove(const request& rq, const path_params& p, responder r) const {
     const std::string_view text = p.get("id");
     const std::uint64_t id = parse_id(text);
     if (id == 0) {
         r.send(no_item(text));
         return;
     }
-    store_.remove(id, [r = std::move(r)](store::item_result res) mutable {
+    store::precondition pre;
+    if (auto refused =
+            write_precondition(rq, store_.etag_prefix(), options_.require_if_match, pre)) {
+        r.send(std::move(*refused));
+        return;
+    }
+    store_.remove(id, std::move(pre), [this, r = std::move(r)](store::item_result res) mutable {
         if (res.what == store::item_result::status::ok) {
             response out;
             out.status = 204;
             r.send(std::move(out));
             return;
         }
-        r.send(item_response(std::move(res), 204));
+        r.send(item_response(std::move(res), 204, store_.etag_prefix()));
     });
 }
 

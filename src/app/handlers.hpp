@@ -7,7 +7,7 @@ namespace hs::app {
 response get_root(const request& rq, const path_params& p);
 response get_echo(const request& rq, const path_params& p);
 
-/// The /data handlers share the store and the JSON limits.
+/// The /data handlers share the store and the API options.
 class data_handlers {
 public:
     data_handlers(store::document_store& s, const api_options& o) : store_(s), options_(o) {}
@@ -16,6 +16,7 @@ public:
     void list(const request& rq, const path_params& p, responder r) const;
     void get(const request& rq, const path_params& p, responder r) const;
     void replace(const request& rq, const path_params& p, responder r) const;
+    void patch(const request& rq, const path_params& p, responder r) const;
     void remove(const request& rq, const path_params& p, responder r) const;
 
 private:

@@ -22,6 +22,7 @@ void register_api(router& r, store::document_store& store, const api_options& op
     r.add("GET", "/data", bind(&data_handlers::list));
     r.add("GET", "/data/{id}", bind(&data_handlers::get));
     r.add("PUT", "/data/{id}", bind(&data_handlers::replace));
+    r.add("PATCH", "/data/{id}", bind(&data_handlers::patch));
     r.add("DELETE", "/data/{id}", bind(&data_handlers::remove));
 }
 

@@ -8,6 +8,7 @@ namespace hs::app {
 
 struct api_options {
     json_limits json;
+    bool require_if_match = false; ///< PUT, PATCH and DELETE without If-Match get 428
 };
 
 /// Adds every endpoint to \p r. The store must outlive the server that uses \p r.

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <mutex>
+#include <random>
 
 namespace hs::store {
 
@@ -20,7 +21,28 @@ std::string make_item(std::uint64_t id, std::string_view members) {
     return item;
 }
 
-const std::string* memory_store::find(std::uint64_t id) const noexcept {
+std::string_view item_members(std::string_view item) noexcept {
+    // `{"id":N` then `,members}` or `}`.
+    const std::size_t comma = item.find(',');
+    if (comma == std::string_view::npos || item.size() < 2) {
+        return {};
+    }
+    return item.substr(comma + 1, item.size() - comma - 2);
+}
+
+memory_store::memory_store() {
+    // A fresh store's versions start at 1 again: the prefix keeps its ETags apart from those
+    // of an earlier process (API.md: an ETag is never handed out again for other content).
+    std::random_device rd;
+    const std::uint64_t r = (std::uint64_t{rd()} << 32) ^ rd();
+    static constexpr char hex[] = "0123456789abcdef";
+    prefix_.reserve(16);
+    for (int i = 15; i >= 0; --i) {
+        prefix_ += hex[(r >> (i * 4)) & 0xf];
+    }
+}
+
+const memory_store::slot* memory_store::find(std::uint64_t id) const noexcept {
     if (id == 0 || id >= next_id_) {
         return nullptr;
     }
@@ -28,8 +50,8 @@ const std::string* memory_store::find(std::uint64_t id) const noexcept {
     if (blocks_[b] == nullptr) {
         return nullptr;
     }
-    const std::string& item = blocks_[b]->items[(id - 1) & (block_size - 1)];
-    return item.empty() ? nullptr : &item;
+    const slot& s = blocks_[b]->slots[(id - 1) & (block_size - 1)];
+    return s.json.empty() ? nullptr : &s;
 }
 
 void memory_store::create(std::string members, item_callback done) {
@@ -41,13 +63,14 @@ void memory_store::create(std::string members, item_callback done) {
         if (b == blocks_.size()) {
             blocks_.push_back(std::make_unique<block>());
         }
-        std::string& slot = blocks_[b]->items[(r.id - 1) & (block_size - 1)];
-        slot = make_item(r.id, members);
+        slot& s = blocks_[b]->slots[(r.id - 1) & (block_size - 1)];
+        s.json = make_item(r.id, members);
+        s.version = 1;
         ++next_id_;
         ++blocks_[b]->live;
-        r.json = slot;
         ++live_;
-        live_bytes_ += r.json.size();
+        r.version = 1;
+        r.json = s.json;
     }
     done(std::move(r));
 }
@@ -57,8 +80,9 @@ void memory_store::get(std::uint64_t id, item_callback done) {
     r.id = id;
     {
         std::shared_lock lock(mu_);
-        if (const std::string* item = std::as_const(*this).find(id)) {
-            r.json = *item;
+        if (const slot* s = find(id)) {
+            r.json = s->json;
+            r.version = s->version;
         } else {
             r.what = item_result::status::not_found;
         }
@@ -66,57 +90,96 @@ void memory_store::get(std::uint64_t id, item_callback done) {
     done(std::move(r));
 }
 
-void memory_store::list(list_callback done) {
-    std::string out;
+void memory_store::list(std::uint64_t after, std::size_t limit, list_callback done) {
+    list_result out;
     {
         std::shared_lock lock(mu_);
-        out.reserve(live_bytes_ + live_ + 2);
-        out += '[';
-        for (const auto& b : blocks_) {
-            if (b == nullptr || b->live == 0) {
+        std::uint64_t id = after + 1;
+        while (id < next_id_ && out.items.size() < limit) {
+            const std::size_t b = static_cast<std::size_t>((id - 1) >> block_bits);
+            if (blocks_[b] == nullptr || blocks_[b]->live == 0) {
+                id = (static_cast<std::uint64_t>(b) + 1) * block_size + 1; // next block
                 continue;
             }
-            for (const std::string& item : b->items) {
-                if (!item.empty()) {
-                    out += item;
-                    out += ',';
-                }
+            const slot& s = blocks_[b]->slots[(id - 1) & (block_size - 1)];
+            if (!s.json.empty()) {
+                out.items.push_back({id, s.version, s.json});
             }
+            ++id;
         }
-        if (out.back() == ',') {
-            out.back() = ']';
-        } else {
-            out += ']';
+        // More when any live item lies past the last one returned.
+        for (; id < next_id_ && !out.more;) {
+            const std::size_t b = static_cast<std::size_t>((id - 1) >> block_bits);
+            if (blocks_[b] == nullptr || blocks_[b]->live == 0) {
+                id = (static_cast<std::uint64_t>(b) + 1) * block_size + 1;
+                continue;
+            }
+            out.more = !blocks_[b]->slots[(id - 1) & (block_size - 1)].json.empty();
+            ++id;
         }
     }
     done(std::move(out));
 }
 
-void memory_store::replace(std::uint64_t id, std::string members, item_callback done) {
+void memory_store::store_version(slot& s, std::uint64_t id, std::string next, item_result& r) {
+    s.json = std::move(next);
+    ++s.version;
+    r.id = id;
+    r.version = s.version;
+    r.json = s.json;
+}
+
+void memory_store::replace(std::uint64_t id, std::string members, precondition pre,
+                           item_callback done) {
     item_result r;
     r.id = id;
     std::string next = make_item(id, members); // built outside the lock
     {
         std::unique_lock lock(mu_);
-        if (std::string* item = find(id)) {
-            live_bytes_ = live_bytes_ - item->size() + next.size();
-            *item = next;
-            r.json = std::move(next);
-        } else {
+        if (slot* s = find(id); s == nullptr) {
             r.what = item_result::status::not_found;
+        } else if (!pre.holds(s->version)) {
+            r.what = item_result::status::precondition_failed;
+            r.version = s->version;
+        } else {
+            store_version(*s, id, std::move(next), r);
         }
     }
     done(std::move(r));
 }
 
-void memory_store::remove(std::uint64_t id, item_callback done) {
+void memory_store::modify(std::uint64_t id, member_edit edit, precondition pre,
+                          item_callback done) {
     item_result r;
     r.id = id;
     {
         std::unique_lock lock(mu_);
-        if (std::string* item = find(id)) {
-            live_bytes_ -= item->size();
-            std::string().swap(*item);
+        if (slot* s = find(id); s == nullptr) {
+            r.what = item_result::status::not_found;
+        } else if (!pre.holds(s->version)) {
+            r.what = item_result::status::precondition_failed;
+            r.version = s->version;
+        } else {
+            // The edit runs under the lock: it sees exactly the version it replaces.
+            store_version(*s, id, make_item(id, edit(item_members(s->json))), r);
+        }
+    }
+    done(std::move(r));
+}
+
+void memory_store::remove(std::uint64_t id, precondition pre, item_callback done) {
+    item_result r;
+    r.id = id;
+    {
+        std::unique_lock lock(mu_);
+        if (slot* s = find(id); s == nullptr) {
+            r.what = item_result::status::not_found;
+        } else if (!pre.holds(s->version)) {
+            r.what = item_result::status::precondition_failed;
+            r.version = s->version;
+        } else {
+            std::string().swap(s->json);
+            s->version = 0;
             --live_;
             const std::size_t b = static_cast<std::size_t>((id - 1) >> block_bits);
             // Every id of a block handed out and removed: nothing can live there again.
@@ -124,8 +187,6 @@ void memory_store::remove(std::uint64_t id, item_callback done) {
             if (--blocks_[b]->live == 0 && filled) {
                 blocks_[b].reset();
             }
-        } else {
-            r.what = item_result::status::not_found;
         }
     }
     done(std::move(r));

@@ -19,10 +19,23 @@ item_result sync_get(document_store& s, std::uint64_t id) {
     s.get(id, [&](item_result r) { out = std::move(r); });
     return out;
 }
+/// Every item as one JSON array, read page by page.
 std::string sync_list(document_store& s) {
-    std::string out;
-    s.list([&](std::string a) { out = std::move(a); });
-    return out;
+    std::string out = "[";
+    std::uint64_t after = 0;
+    for (bool more = true; more;) {
+        list_result page;
+        s.list(after, 7, [&](list_result r) { page = std::move(r); });
+        for (const item& it : page.items) {
+            out += out.size() > 1 ? "," : "";
+            out += it.json;
+        }
+        more = page.more;
+        if (!page.items.empty()) {
+            after = page.items.back().id;
+        }
+    }
+    return out + "]";
 }
 
 TEST(memory_store, ids_start_at_one_grow_and_are_never_reused) {
@@ -30,7 +43,7 @@ TEST(memory_store, ids_start_at_one_grow_and_are_never_reused) {
     EXPECT_EQ(sync_create(s, "").json, R"({"id":1})");
     EXPECT_EQ(sync_create(s, R"("a":1)").json, R"({"id":2,"a":1})");
     item_result removed;
-    s.remove(2, [&](item_result r) { removed = std::move(r); });
+    s.remove(2, {}, [&](item_result r) { removed = std::move(r); });
     EXPECT_EQ(removed.what, item_result::status::ok);
     EXPECT_EQ(sync_create(s, "").id, 3u);
     EXPECT_EQ(sync_get(s, 2).what, item_result::status::not_found);
@@ -40,10 +53,10 @@ TEST(memory_store, ids_start_at_one_grow_and_are_never_reused) {
 TEST(memory_store, replace_never_creates) {
     memory_store s;
     item_result r;
-    s.replace(1, R"("a":1)", [&](item_result x) { r = std::move(x); });
+    s.replace(1, R"("a":1)", {}, [&](item_result x) { r = std::move(x); });
     EXPECT_EQ(r.what, item_result::status::not_found);
     sync_create(s, R"("a":1)");
-    s.replace(1, R"("b":2)", [&](item_result x) { r = std::move(x); });
+    s.replace(1, R"("b":2)", {}, [&](item_result x) { r = std::move(x); });
     EXPECT_EQ(r.json, R"({"id":1,"b":2})");
     EXPECT_EQ(sync_get(s, 1).json, R"({"id":1,"b":2})");
     EXPECT_EQ(sync_list(s), R"([{"id":1,"b":2}])");
@@ -63,10 +76,10 @@ TEST(memory_store, concurrent_writers_and_readers) {
                 const item_result c = sync_create(s, m);
                 ids[t].push_back(c.id);
                 if (i % 3 == 0) {
-                    s.replace(c.id, m + ",\"r\":1", [](item_result) {});
+                    s.replace(c.id, m + ",\"r\":1", {}, [](item_result) {});
                 }
                 if (i % 5 == 0) {
-                    s.remove(c.id, [](item_result) {});
+                    s.remove(c.id, {}, [](item_result) {});
                 }
                 const item_result g = sync_get(s, c.id);
                 if (g.what == item_result::status::ok &&
@@ -113,18 +126,18 @@ TEST(memory_store, removed_ranges_are_given_back_and_skipped_by_listings) {
     EXPECT_GE(full, 5u);
     // Remove everything but the first and the last item.
     for (std::uint64_t id = 2; id < n; ++id) {
-        s.remove(id, [](item_result r) { EXPECT_EQ(r.what, item_result::status::ok); });
+        s.remove(id, {}, [](item_result r) { EXPECT_EQ(r.what, item_result::status::ok); });
     }
     EXPECT_EQ(s.size(), 2u);
     EXPECT_EQ(s.blocks_in_use(), 2u); // the first and the last block; the middle ones are freed
     EXPECT_EQ(sync_list(s), R"([{"id":1,"v":1},{"id":5000,"v":1}])");
     EXPECT_EQ(sync_get(s, 3000).what, item_result::status::not_found);
     // The last block is still being filled: removing its only item keeps it for new ids.
-    s.remove(n, [](item_result) {});
+    s.remove(n, {}, [](item_result) {});
     EXPECT_EQ(sync_create(s, "").id, static_cast<std::uint64_t>(n + 1));
     EXPECT_EQ(sync_list(s), R"([{"id":1,"v":1},{"id":5001}])");
-    s.remove(1, [](item_result) {});
-    s.remove(n + 1, [](item_result) {});
+    s.remove(1, {}, [](item_result) {});
+    s.remove(n + 1, {}, [](item_result) {});
     EXPECT_EQ(sync_list(s), "[]");
     EXPECT_EQ(sync_create(s, "").id, static_cast<std::uint64_t>(n + 2)); // never reused
 }

@@ -1,0 +1,119 @@
+#include "app/conditional.hpp"
+
+#include <charconv>
+
+#include "http/headers.hpp"
+
+namespace hs::app {
+namespace {
+
+bool etagc(unsigned char c) noexcept {
+    return c == 0x21 || (c >= 0x23 && c <= 0x7e) || c >= 0x80; // RFC 9110 §8.8.3
+}
+
+/// Parses one field value into \p out; false when it is not a valid list.
+bool parse_into(std::string_view v, tag_list& out) {
+    v = http::trim_ows(v);
+    if (v == "*") {
+        out.any = true;
+        return true;
+    }
+    bool any_element = false;
+    while (!v.empty()) {
+        if (v.front() == ',' || v.front() == ' ' || v.front() == '\t') {
+            v.remove_prefix(1); // empty list elements and OWS are allowed (RFC 9110 §5.6.1)
+            continue;
+        }
+        tag_list::tag t;
+        if (v.starts_with("W/")) {
+            t.weak = true;
+            v.remove_prefix(2);
+        }
+        if (v.empty() || v.front() != '"') {
+            return false;
+        }
+        std::size_t i = 1;
+        while (i < v.size() && v[i] != '"') {
+            if (!etagc(static_cast<unsigned char>(v[i]))) {
+                return false;
+            }
+            ++i;
+        }
+        if (i >= v.size()) {
+            return false; // no closing quote
+        }
+        t.opaque = v.substr(1, i - 1);
+        out.tags.push_back(t);
+        any_element = true;
+        v.remove_prefix(i + 1);
+        v = http::trim_ows(v);
+        if (!v.empty() && v.front() != ',') {
+            return false;
+        }
+    }
+    return any_element;
+}
+
+} // namespace
+
+tag_list read_tag_list(const request& rq, std::string_view name) {
+    tag_list out;
+    for (const header& h : rq.headers) {
+        if (!iequals(h.name, name)) {
+            continue;
+        }
+        out.present = true;
+        if (!parse_into(h.value, out)) {
+            out.malformed = true;
+        }
+    }
+    if (out.any && !out.tags.empty()) {
+        out.malformed = true; // `*` and tags together are not the grammar
+    }
+    return out;
+}
+
+std::string make_etag(std::string_view prefix, std::uint64_t version) {
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, version).ptr;
+    std::string tag;
+    tag.reserve(prefix.size() + 26);
+    tag += '"';
+    tag += prefix;
+    tag += '-';
+    tag.append(digits, end);
+    tag += '"';
+    return tag;
+}
+
+std::optional<std::uint64_t> version_of(std::string_view opaque, std::string_view prefix) noexcept {
+    if (opaque.size() <= prefix.size() + 1 || !opaque.starts_with(prefix) ||
+        opaque[prefix.size()] != '-') {
+        return std::nullopt;
+    }
+    const std::string_view digits = opaque.substr(prefix.size() + 1);
+    std::uint64_t v = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+    if (ec != std::errc() || end != digits.data() + digits.size() || digits[0] == '0') {
+        return std::nullopt;
+    }
+    return v;
+}
+
+bool matches(const tag_list& list, std::string_view prefix, std::uint64_t version,
+             bool weak) noexcept {
+    if (list.any) {
+        return true;
+    }
+    for (const tag_list::tag& t : list.tags) {
+        if (t.weak && !weak) {
+            continue; // strong comparison: a weak tag never matches (RFC 9110 §8.8.3.2)
+        }
+        if (version_of(t.opaque, prefix) == version) {
+            return true;
+        }
+    }
+    return false;
+}
+
+} // namespace hs::app

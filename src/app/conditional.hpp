@@ -1,0 +1,40 @@
+#pragma once
+/// \file Entity tags and the conditional request fields of RFC 9110 §8.8.3 and §13.1.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hs/message.hpp"
+
+namespace hs::app {
+
+/// `If-Match` or `If-None-Match` as received: `*`, a list of entity-tags, or absent.
+struct tag_list {
+    bool present = false;
+    bool any = false;       ///< `*`
+    bool malformed = false; ///< not `*` / 1#entity-tag (see DECISIONS.md for what follows)
+    struct tag {
+        bool weak = false;
+        std::string_view opaque; ///< between the quotes
+    };
+    std::vector<tag> tags;
+};
+
+/// Parses every field named \p name of \p rq (a list may span several fields, RFC 9110 §5.3).
+tag_list read_tag_list(const request& rq, std::string_view name);
+
+/// Our strong ETag for an item: `"<prefix>-<version>"` (the prefix tells stores and their
+/// lifetimes apart, so a version never names other content of the same id).
+std::string make_etag(std::string_view prefix, std::uint64_t version);
+
+/// The version an opaque tag of ours names, if it is one of ours (same prefix).
+std::optional<std::uint64_t> version_of(std::string_view opaque, std::string_view prefix) noexcept;
+
+/// True when \p list matches the current \p version: `*` matches anything; \p weak selects the
+/// weak comparison (If-None-Match) over the strong one (If-Match: a weak tag never matches).
+bool matches(const tag_list& list, std::string_view prefix, std::uint64_t version,
+             bool weak) noexcept;
+
+} // namespace hs::app
