@@ -69,6 +69,7 @@ TEST(cli, help_lists_every_flag_with_its_default) {
                              "--handler-timeout",
                              "=30",
                              "--reuse-port",
+                             "--require-if-match",
                              "--version"}) {
         EXPECT_NE(r.output.find(flag), std::string::npos) << flag;
     }
