@@ -1,5 +1,6 @@
 #include "app/conditional.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include "http/headers.hpp"
@@ -73,16 +74,50 @@ tag_list read_tag_list(const request& rq, std::string_view name) {
     return out;
 }
 
+void make_etag(std::string& out, std::string_view prefix, std::uint64_t version) {
+    char buf[64];
+    char* p = buf;
+    *p++ = '"';
+    const std::size_t n = std::min(prefix.size(), sizeof buf - 24);
+    prefix.copy(p, n);
+    p += n;
+    *p++ = '-';
+    p = std::to_chars(p, buf + sizeof buf - 1, version).ptr;
+    *p++ = '"';
+    out.assign(buf, static_cast<std::size_t>(p - buf));
+}
+
+conditions read_conditions(const request& rq) {
+    conditions c;
+    for (const header& h : rq.headers) {
+        // Cheap filter first: both names start with "If-" and are 8 or 13 bytes long.
+        if ((h.name.size() != 8 && h.name.size() != 13) || (h.name[0] | 0x20) != 'i') {
+            continue;
+        }
+        tag_list* into = nullptr;
+        if (iequals(h.name, "if-match")) {
+            into = &c.if_match;
+        } else if (iequals(h.name, "if-none-match")) {
+            into = &c.if_none_match;
+        } else {
+            continue;
+        }
+        into->present = true;
+        if (!parse_into(h.value, *into)) {
+            into->malformed = true;
+        }
+    }
+    for (tag_list* l : {&c.if_match, &c.if_none_match}) {
+        if (l->any && !l->tags.empty()) {
+            l->malformed = true;
+        }
+    }
+    return c;
+}
+
 std::string make_etag(std::string_view prefix, std::uint64_t version) {
-    char digits[24];
-    const auto end = std::to_chars(digits, digits + sizeof digits, version).ptr;
     std::string tag;
-    tag.reserve(prefix.size() + 26);
-    tag += '"';
-    tag += prefix;
-    tag += '-';
-    tag.append(digits, end);
-    tag += '"';
+    make_etag(tag, prefix, version);
     return tag;
 }
 

@@ -25,9 +25,18 @@ struct tag_list {
 /// Parses every field named \p name of \p rq (a list may span several fields, RFC 9110 §5.3).
 tag_list read_tag_list(const request& rq, std::string_view name);
 
+/// Both conditional fields a request may carry, read in one pass over its header fields.
+struct conditions {
+    tag_list if_match;
+    tag_list if_none_match;
+};
+conditions read_conditions(const request& rq);
+
 /// Our strong ETag for an item: `"<prefix>-<version>"` (the prefix tells stores and their
 /// lifetimes apart, so a version never names other content of the same id).
 std::string make_etag(std::string_view prefix, std::uint64_t version);
+/// The same, written into \p out (reusing its storage).
+void make_etag(std::string& out, std::string_view prefix, std::uint64_t version);
 
 /// The version an opaque tag of ours names, if it is one of ours (same prefix).
 std::optional<std::uint64_t> version_of(std::string_view opaque, std::string_view prefix) noexcept;

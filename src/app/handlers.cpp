@@ -83,7 +83,8 @@ bool media_type_is(std::string_view content_type, std::string_view want) noexcep
 /// --require-if-match, a write without If-Match is answered 428 here.
 std::optional<response> write_precondition(const request& rq, std::string_view prefix,
                                            bool require_if_match, store::precondition& pre) {
-    const tag_list im = read_tag_list(rq, "if-match");
+    const conditions c = read_conditions(rq);
+    const tag_list& im = c.if_match;
     if (require_if_match && !im.present) {
         return problem(428, "this server requires If-Match on PUT, PATCH and DELETE: send the "
                             "item's ETag (from GET) in If-Match");
@@ -100,7 +101,7 @@ std::optional<response> write_precondition(const request& rq, std::string_view p
             }
         }
     }
-    const tag_list inm = read_tag_list(rq, "if-none-match");
+    const tag_list& inm = c.if_none_match;
     if (inm.present && !inm.malformed) {
         pre.fail_if_exists = inm.any;
         for (const tag_list::tag& t : inm.tags) {
@@ -147,7 +148,7 @@ class list_walk : public std::enable_shared_from_this<list_walk> {
 public:
     list_walk(store::document_store& s, std::uint64_t after, responder r)
         : store_(s), after_(after), r_(std::move(r)) {
-        out_ = "[";
+        out_.push_back('[');
     }
 
     void run() {
@@ -284,13 +285,14 @@ void data_handlers::get(const request& rq, const path_params& p, responder r) co
         }
         const std::string_view prefix = store_.etag_prefix();
         // RFC 9110 §13.2.2: If-Match first (412), then If-None-Match (304 on GET and HEAD).
-        const tag_list im = read_tag_list(rq, "if-match");
+        const conditions c = read_conditions(rq);
+        const tag_list& im = c.if_match;
         if (im.present && (im.malformed || !matches(im, prefix, res.version, false))) {
             res.what = store::item_result::status::precondition_failed;
             r.send(item_response(std::move(res), 200, prefix));
             return;
         }
-        const tag_list inm = read_tag_list(rq, "if-none-match");
+        const tag_list& inm = c.if_none_match;
         if (inm.present && !inm.malformed && matches(inm, prefix, res.version, true)) {
             response nm;
             nm.status = 304;

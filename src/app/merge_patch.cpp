@@ -206,7 +206,12 @@ std::string merge_patch(std::string_view target_members, std::string_view patch_
             const std::string_view base = found != target.size() && is_object(target[found].value)
                                               ? members_of(target[found].value)
                                               : std::string_view{};
-            p.value = "{" + merge_patch(base, members_of(p.value)) + "}";
+            const std::string merged = merge_patch(base, members_of(p.value));
+            p.value.clear();
+            p.value.reserve(merged.size() + 2);
+            p.value.push_back('{');
+            p.value.append(merged);
+            p.value.push_back('}');
         }
         if (found != target.size()) {
             target[found].value = std::move(p.value); // keeps its place (and its key's spelling)

@@ -122,11 +122,11 @@ void memory_store::list(std::uint64_t after, std::size_t limit, list_callback do
 }
 
 void memory_store::store_version(slot& s, std::uint64_t id, std::string next, item_result& r) {
-    s.json = std::move(next);
-    ++s.version;
+    r.json = next; // the copy that may throw comes before anything is committed
     r.id = id;
-    r.version = s.version;
-    r.json = s.json;
+    r.version = s.version + 1;
+    s.json = std::move(next);
+    s.version = r.version;
 }
 
 void memory_store::replace(std::uint64_t id, std::string members, precondition pre,
