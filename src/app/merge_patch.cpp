@@ -190,21 +190,24 @@ std::string_view members_without_id(std::string_view item) noexcept {
 std::string merge_patch(std::string_view target_members, std::string_view patch_members) {
     std::vector<member> target = split(target_members);
     for (member& p : split(patch_members)) {
-        std::size_t found = target.size();
+        // The first and the last member of that name (a client may have sent duplicates; RFC
+        // 8259 leaves which one counts to the reader, and most take the last).
+        std::size_t first = target.size();
+        std::size_t last = target.size();
         for (std::size_t i = 0; i < target.size(); ++i) {
             if (target[i].name == p.name) {
-                found = i;
-                break;
+                first = first == target.size() ? i : first;
+                last = i;
             }
         }
         if (p.value == "null") {
-            // Removes the member (every one of that name: a client may have sent duplicates).
+            // Removes the member (every one of that name).
             std::erase_if(target, [&](const member& m) { return m.name == p.name; });
             continue;
         }
         if (is_object(p.value)) {
-            const std::string_view base = found != target.size() && is_object(target[found].value)
-                                              ? members_of(target[found].value)
+            const std::string_view base = last != target.size() && is_object(target[last].value)
+                                              ? members_of(target[last].value)
                                               : std::string_view{};
             const std::string merged = merge_patch(base, members_of(p.value));
             p.value.clear();
@@ -213,8 +216,13 @@ std::string merge_patch(std::string_view target_members, std::string_view patch_
             p.value.append(merged);
             p.value.push_back('}');
         }
-        if (found != target.size()) {
-            target[found].value = std::move(p.value); // keeps its place (and its key's spelling)
+        if (first != target.size()) {
+            // One member of that name remains, in the first one's place with its key's
+            // spelling, so first-wins and last-wins readers both see the patched value.
+            target[first].value = std::move(p.value);
+            const std::string name = target[first].name;
+            std::size_t i = 0;
+            std::erase_if(target, [&](const member& m) { return m.name == name && i++ > 0; });
         } else {
             target.push_back(std::move(p));
         }

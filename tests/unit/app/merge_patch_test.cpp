@@ -65,6 +65,13 @@ TEST(merge_patch, duplicate_names_in_the_target_are_all_removed_by_null) {
     EXPECT_EQ(merge(R"({"a":1,"b":2,"a":3})", R"({"a":null})"), R"({"b":2})");
 }
 
+TEST(merge_patch, a_value_for_a_duplicated_name_leaves_one_member_with_it) {
+    // Whichever duplicate a reader takes, it sees the patched value.
+    EXPECT_EQ(merge(R"({"a":1,"b":2,"a":3})", R"({"a":9})"), R"({"a":9,"b":2})");
+    // An object merges into the last duplicate (what most readers took).
+    EXPECT_EQ(merge(R"({"o":{"x":1},"o":{"y":2}})", R"({"o":{"z":3}})"), R"({"o":{"y":2,"z":3}})");
+}
+
 TEST(merge_patch, members_without_id_skips_the_servers_id) {
     EXPECT_EQ(members_without_id(R"({"id":12,"a":1})"), R"("a":1)");
     EXPECT_EQ(members_without_id(R"({"id":12})"), "");
