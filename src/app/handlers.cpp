@@ -303,6 +303,29 @@ void data_handlers::get(const request& rq, const path_params& p, responder r) co
     });
 }
 
+bool data_handlers::check_write(const request& rq, const path_params& p, responder& r,
+                                bool with_body, std::string& members, std::uint64_t& id,
+                                store::precondition& pre) const {
+    const std::string_view text = p.get("id");
+    id = parse_id(text);
+    if (with_body) {
+        if (auto refused = read_object(rq, options_.json, members)) {
+            r.send(std::move(*refused));
+            return false;
+        }
+    }
+    if (id == 0) {
+        r.send(no_item(text));
+        return false;
+    }
+    if (auto refused =
+            write_precondition(rq, store_.etag_prefix(), options_.require_if_match, pre)) {
+        r.send(std::move(*refused));
+        return false;
+    }
+    return true;
+}
+
 void data_handlers::replace(const request& rq, const path_params& p, responder r) const {
     // The seed requires `Content-Type: application/json` on PUT: absent is refused too.
     const auto type = rq.header_value("content-type");
@@ -310,21 +333,10 @@ void data_handlers::replace(const request& rq, const path_params& p, responder r
         r.send(unsupported_type("PUT", !type));
         return;
     }
-    const std::string_view text = p.get("id");
-    const std::uint64_t id = parse_id(text);
     std::string members;
-    if (auto refused = read_object(rq, options_.json, members)) {
-        r.send(std::move(*refused));
-        return;
-    }
-    if (id == 0) {
-        r.send(no_item(text));
-        return;
-    }
+    std::uint64_t id = 0;
     store::precondition pre;
-    if (auto refused =
-            write_precondition(rq, store_.etag_prefix(), options_.require_if_match, pre)) {
-        r.send(std::move(*refused));
+    if (!check_write(rq, p, r, true, members, id, pre)) {
         return;
     }
     store_.replace(id, std::move(members), std::move(pre),
@@ -342,21 +354,10 @@ void data_handlers::patch(const request& rq, const path_params& p, responder r) 
         r.send(std::move(refused));
         return;
     }
-    const std::string_view text = p.get("id");
-    const std::uint64_t id = parse_id(text);
     std::string patch_members; // an "id" in the patch is dropped here: the id is not the client's
-    if (auto refused = read_object(rq, options_.json, patch_members)) {
-        r.send(std::move(*refused));
-        return;
-    }
-    if (id == 0) {
-        r.send(no_item(text));
-        return;
-    }
+    std::uint64_t id = 0;
     store::precondition pre;
-    if (auto refused =
-            write_precondition(rq, store_.etag_prefix(), options_.require_if_match, pre)) {
-        r.send(std::move(*refused));
+    if (!check_write(rq, p, r, true, patch_members, id, pre)) {
         return;
     }
     store_.modify(
@@ -371,16 +372,10 @@ void data_handlers::patch(const request& rq, const path_params& p, responder r) 
 }
 
 void data_handlers::remove(const request& rq, const path_params& p, responder r) const {
-    const std::string_view text = p.get("id");
-    const std::uint64_t id = parse_id(text);
-    if (id == 0) {
-        r.send(no_item(text));
-        return;
-    }
+    std::string none;
+    std::uint64_t id = 0;
     store::precondition pre;
-    if (auto refused =
-            write_precondition(rq, store_.etag_prefix(), options_.require_if_match, pre)) {
-        r.send(std::move(*refused));
+    if (!check_write(rq, p, r, false, none, id, pre)) {
         return;
     }
     store_.remove(id, std::move(pre), [this, r = std::move(r)](store::item_result res) mutable {

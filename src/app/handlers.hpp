@@ -20,6 +20,12 @@ public:
     void remove(const request& rq, const path_params& p, responder r) const;
 
 private:
+    /// The checks every write of one item makes after its media type, in API.md's order: the
+    /// body (400, when \p with_body), the id (404), the If-Match policy (428), then reads the
+    /// precondition. Sends the refusal and returns false, or fills \p members, \p id, \p pre.
+    bool check_write(const request& rq, const path_params& p, responder& r, bool with_body,
+                     std::string& members, std::uint64_t& id, store::precondition& pre) const;
+
     store::document_store& store_;
     api_options options_;
 };
