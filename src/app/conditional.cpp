@@ -57,36 +57,6 @@ bool parse_into(std::string_view v, tag_list& out) {
 
 } // namespace
 
-tag_list read_tag_list(const request& rq, std::string_view name) {
-    tag_list out;
-    for (const header& h : rq.headers) {
-        if (!iequals(h.name, name)) {
-            continue;
-        }
-        out.present = true;
-        if (!parse_into(h.value, out)) {
-            out.malformed = true;
-        }
-    }
-    if (out.any && !out.tags.empty()) {
-        out.malformed = true; // `*` and tags together are not the grammar
-    }
-    return out;
-}
-
-void make_etag(std::string& out, std::string_view prefix, std::uint64_t version) {
-    char buf[64];
-    char* p = buf;
-    *p++ = '"';
-    const std::size_t n = std::min(prefix.size(), sizeof buf - 24);
-    prefix.copy(p, n);
-    p += n;
-    *p++ = '-';
-    p = std::to_chars(p, buf + sizeof buf - 1, version).ptr;
-    *p++ = '"';
-    out.assign(buf, static_cast<std::size_t>(p - buf));
-}
-
 conditions read_conditions(const request& rq) {
     conditions c;
     for (const header& h : rq.headers) {
@@ -113,6 +83,19 @@ conditions read_conditions(const request& rq) {
         }
     }
     return c;
+}
+
+void make_etag(std::string& out, std::string_view prefix, std::uint64_t version) {
+    char buf[64];
+    char* p = buf;
+    *p++ = '"';
+    const std::size_t n = std::min(prefix.size(), sizeof buf - 24);
+    prefix.copy(p, n);
+    p += n;
+    *p++ = '-';
+    p = std::to_chars(p, buf + sizeof buf - 1, version).ptr;
+    *p++ = '"';
+    out.assign(buf, static_cast<std::size_t>(p - buf));
 }
 
 std::string make_etag(std::string_view prefix, std::uint64_t version) {

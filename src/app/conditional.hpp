@@ -22,10 +22,8 @@ struct tag_list {
     std::vector<tag> tags;
 };
 
-/// Parses every field named \p name of \p rq (a list may span several fields, RFC 9110 §5.3).
-tag_list read_tag_list(const request& rq, std::string_view name);
-
-/// Both conditional fields a request may carry, read in one pass over its header fields.
+/// Both conditional fields a request may carry, read in one pass over its header fields (a
+/// list may span several fields of one name, RFC 9110 §5.3).
 struct conditions {
     tag_list if_match;
     tag_list if_none_match;

@@ -45,10 +45,6 @@ std::int64_t monotonic_ms() noexcept {
     return std::int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000;
 }
 
-// ---- timer ----
-
-
-
 // ---- mailbox ----
 
 mailbox::mailbox() : wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {

@@ -74,7 +74,6 @@ void acceptor::free_dead_now() noexcept {
     dead_.clear();
 }
 
-
 void acceptor::start() {
     if (stopped_ || registered_ || listen_fd_ < 0) {
         return;

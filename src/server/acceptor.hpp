@@ -33,7 +33,6 @@ public:
     void start();
     /// Stops accepting for good (drain); lingering refusals finish on their own.
     void stop() noexcept;
-    std::size_t lingering() const noexcept { return refusals_.size(); }
     /// Frees refusals that finished during the loop turn (worker, after each turn).
     void free_dead() noexcept {
         if (!dead_.empty()) {

@@ -497,7 +497,8 @@ void connection::arm_header() noexcept {
     }
     if (deadline_ != deadline::header) {
         deadline_ = deadline::header;
-        w_.loop().schedule_at(read_timer_, head_start_ms_ + w_.config().lim->header_timeout.count());
+        w_.loop().schedule_at(read_timer_,
+                              head_start_ms_ + w_.config().lim->header_timeout.count());
     }
 }
 

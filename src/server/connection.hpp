@@ -122,7 +122,7 @@ private:
 
     std::string out_;
     std::size_t out_pos_ = 0;
-    std::int64_t last_write_ms_ = 0; ///< loop time of the last write that moved bytes
+    std::int64_t last_write_ms_ = 0;  ///< loop time of the last write that moved bytes
     std::int64_t head_start_ms_ = -1; ///< loop time of the current head's first byte; -1: none
 
     net::timer read_timer_;

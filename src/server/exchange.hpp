@@ -32,7 +32,7 @@ public:
     request rq;                 ///< what the handler sees
     path_params params;         ///< the route's captures
     std::string peer;           ///< a copy, so rq.peer outlives the connection
-    std::uint64_t peer_of = 0; ///< serial of the connection whose address `peer` holds
+    std::uint64_t peer_of = 0;  ///< serial of the connection whose address `peer` holds
     connection* conn = nullptr; ///< who waits for the answer; loop thread only; null: nobody
 
     /// Dispatch takes a reference for the responder (loop thread).

@@ -69,7 +69,6 @@ public:
     bool logging() const noexcept { return log_.enabled(); }
     /// Takes a new socket from the acceptor (counted in open_connections already).
     void adopt(int sock, std::string peer) noexcept;
-    bool draining() const noexcept { return draining_; }
     std::uint64_t next_connection_serial() noexcept { return ++serials_; }
     /// The last Content-Type that passed the field-value check: the same bytes need no second
     /// look (handlers send a handful of types, so this spares a scan per response).
@@ -99,9 +98,6 @@ public:
     void turn(int max_wait_ms);
     /// The open connections, for tests (loop thread).
     const std::vector<std::unique_ptr<connection>>& connections() const noexcept { return conns_; }
-
-    std::size_t live_connections() const noexcept { return live_; }
-    std::size_t outstanding() const noexcept { return outstanding_; }
 
 private:
     void start_drain();

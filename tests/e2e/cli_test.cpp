@@ -1,29 +1,17 @@
 // The command line: bad flags and values exit 2 naming them; --help lists every flag.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
-#include <memory>
 #include <string>
+
+#include "e2e/server_process.hpp"
 
 namespace {
 
-struct run_result {
-    int status;
-    std::string output;
-};
+using hs::test::run_binary;
 
-run_result run(const std::string& args, const std::string& env = "") {
-    const std::string cmd = env + " " + HS_SERVER_BINARY + " " + args + " 2>&1";
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(cmd.c_str(), "r"), ::pclose);
-    std::string out;
-    std::array<char, 4096> buf{};
-    while (std::fgets(buf.data(), buf.size(), pipe.get()) != nullptr) {
-        out += buf.data();
-    }
-    const int raw = ::pclose(pipe.release());
-    return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, out};
+/// The binary's exit status and output for \p args.
+hs::test::run_result run(const std::string& args, const std::string& env = "") {
+    return run_binary(args, env);
 }
 
 TEST(cli, bad_flags_and_values_exit_2_and_name_them) {

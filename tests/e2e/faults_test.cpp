@@ -3,15 +3,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
-#include <array>
 #include <atomic>
-#include <cstdio>
-#include <memory>
 #include <regex>
 #include <string>
 #include <thread>
@@ -20,24 +16,6 @@
 
 namespace hs::test {
 namespace {
-
-struct run_result {
-    int status;
-    std::string output;
-};
-
-/// Runs the binary to completion (for instances that must fail at start).
-run_result run_binary(const std::string& args) {
-    const std::string cmd = std::string(HS_SERVER_BINARY) + " " + args + " 2>&1";
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(cmd.c_str(), "r"), ::pclose);
-    std::string out;
-    std::array<char, 4096> buf{};
-    while (std::fgets(buf.data(), buf.size(), pipe.get()) != nullptr) {
-        out += buf.data();
-    }
-    const int raw = ::pclose(pipe.release());
-    return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, out};
-}
 
 const std::string get_root = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
 

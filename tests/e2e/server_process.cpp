@@ -10,9 +10,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -134,6 +137,18 @@ int server_process::stop(int sig, std::chrono::milliseconds timeout) {
         }
         std::this_thread::sleep_for(10ms);
     }
+}
+
+run_result run_binary(const std::string& args, const std::string& env) {
+    const std::string cmd = env + " " + HS_SERVER_BINARY + " " + args + " 2>&1";
+    std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(cmd.c_str(), "r"), ::pclose);
+    std::string out;
+    std::array<char, 4096> buf{};
+    while (std::fgets(buf.data(), buf.size(), pipe.get()) != nullptr) {
+        out += buf.data();
+    }
+    const int raw = ::pclose(pipe.release());
+    return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, out};
 }
 
 std::string server_process::read_stderr(std::chrono::milliseconds timeout) {

@@ -87,6 +87,15 @@ private:
     std::string pending_;
 };
 
+/// What a run of the binary to completion printed (stdout and stderr) and its exit status.
+struct run_result {
+    int status = -1;
+    std::string output;
+};
+/// Runs the server binary with \p args (shell words) to completion; \p env is prepended
+/// ("PORT=1"). For runs that must exit by themselves (bad flags, a port in use).
+run_result run_binary(const std::string& args, const std::string& env = "");
+
 /// One request on a fresh connection.
 std::optional<http_response> request_once(std::uint16_t port, std::string_view raw);
 /// `GET / HTTP/1.1` on a new connection answers 200.

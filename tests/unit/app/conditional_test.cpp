@@ -15,7 +15,7 @@ tag_list parse(std::vector<std::pair<std::string_view, std::string_view>> fields
     }
     request rq;
     rq.headers = hs;
-    return read_tag_list(rq, "if-match");
+    return read_conditions(rq).if_match;
 }
 
 TEST(conditional, etags_carry_the_prefix_and_the_version) {
