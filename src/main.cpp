@@ -1,5 +1,4 @@
 // http_server: the JSON API of API.md on the hs engine.
-#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -24,14 +23,6 @@ void raise_fd_limit() {
     if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         ::setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
-
-/// Writes a short message to standard error only if it has room now (never blocks).
-void say(std::string_view text) {
-    pollfd p{STDERR_FILENO, POLLOUT, 0};
-    if (::poll(&p, 1, 0) == 1 && (p.revents & POLLOUT) != 0) {
-        [[maybe_unused]] const auto n = ::write(STDERR_FILENO, text.data(), text.size());
     }
 }
 
@@ -160,7 +151,8 @@ int main(int argc, char** argv) {
         int sig = 0;
         sigwait(&stop_signals, &sig);
         // Standard error may be a full pipe (2>&1 into a reader that stopped): never wait on it.
-        say(sig == SIGINT ? "http_server: SIGINT, draining\n" : "http_server: SIGTERM, draining\n");
+        hs::log::write_if_room(STDERR_FILENO, sig == SIGINT ? "http_server: SIGINT, draining\n"
+                                                            : "http_server: SIGTERM, draining\n");
         srv.stop();
         if (sink) {
             // stop() flushed what it could by the deadline: what is left waits on an output

@@ -265,13 +265,16 @@ bool async_sink::write_all(const std::vector<std::string>& batch) {
     return true;
 }
 
-void async_sink::report(const std::string& text) noexcept {
-    // Standard error may be the same stalled pipe: never wait on it.
-    pollfd p{report_fd_, POLLOUT, 0};
+void write_if_room(int fd, std::string_view text) noexcept {
+    pollfd p{fd, POLLOUT, 0};
     if (::poll(&p, 1, 0) == 1 && (p.revents & POLLOUT) != 0) {
         [[maybe_unused]] const auto n =
-            ::write(report_fd_, text.data(), std::min<std::size_t>(text.size(), PIPE_BUF));
+            ::write(fd, text.data(), std::min<std::size_t>(text.size(), PIPE_BUF));
     }
+}
+
+void async_sink::report(const std::string& text) noexcept {
+    write_if_room(report_fd_, text); // standard error may be the same stalled pipe
 }
 
 } // namespace hs::log

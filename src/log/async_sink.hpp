@@ -7,12 +7,17 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "hs/access_log.hpp"
 
 namespace hs::log {
+
+/// Writes \p text (at most PIPE_BUF bytes) to \p fd only if it has room now: for messages to
+/// standard error, which may be a pipe nobody reads. Never blocks.
+void write_if_room(int fd, std::string_view text) noexcept;
 
 /// Writes batches of lines to a file descriptor from its own thread, so a slow disk or a
 /// reader that stopped reading never stalls a worker's loop.
