@@ -1,12 +1,15 @@
 #pragma once
 /// \file The request the engine hands to a handler and the response a handler gives back.
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "hs/body_stream.hpp"
 
 namespace hs {
 
@@ -48,13 +51,17 @@ struct request {
     }
 };
 
-/// A response as a value. The serializer adds Date, Server, Content-Length and Connection.
+/// A response as a value. The serializer adds Date, Server, Content-Length (or
+/// Transfer-Encoding) and Connection.
 struct response {
     int status = 200;
     std::string content_type; ///< empty: no Content-Type (and normally no body)
     std::string body;         ///< sent as is; for HEAD only its length is sent
     std::vector<std::pair<std::string, std::string>> headers; ///< extra fields (Location, Allow)
     bool close = false; ///< close the connection after this response
+    /// Set: a streamed body (see hs/body_stream.hpp): `body` is its first piece and the rest comes
+    /// from the source; no Content-Length. Only for statuses that have content.
+    std::unique_ptr<body_source> stream;
 
     response() = default;
     response(int s, std::string type, std::string b)

@@ -1,6 +1,6 @@
 #include "app/handlers.hpp"
 
-#include <atomic>
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -131,64 +131,59 @@ std::optional<std::uint64_t> canonical_decimal(std::string_view text, std::uint6
     return v;
 }
 
-/// Appends the items of a page to a JSON array being built.
-void append_items(std::string& out, const std::vector<store::item>& items) {
+/// Appends the items of a page to a JSON array being built; \p first: no item written yet.
+void append_items(std::string& out, const std::vector<store::item>& items, bool& first) {
     for (const store::item& it : items) {
-        if (out.size() > 1) {
+        if (!first) {
             out += ',';
         }
+        first = false;
         out += it.json;
     }
 }
 
-/// Walks the whole store page by page (no lock is held across pages) into one array. The
-/// store may complete each page at once or later, on any thread: a trampoline keeps the stack
-/// flat when it completes at once.
-class list_walk : public std::enable_shared_from_this<list_walk> {
-public:
-    list_walk(store::document_store& s, std::uint64_t after, responder r)
-        : store_(s), after_(after), r_(std::move(r)) {
-        out_.push_back('[');
-    }
+/// A streamed listing's pieces are one store page each, of about this size: the page size
+/// follows the items' sizes (one item per page at least, max_page at most).
+constexpr std::size_t piece_bytes = 32 * 1024;
+constexpr std::size_t first_page = 64; // a small store is one page: a plain, sized response
 
-    void run() {
-        for (;;) {
-            calling_.store(true);
-            store_.list(after_, max_page, [self = shared_from_this()](store::list_result page) {
-                self->on_page(std::move(page));
-                if (!self->calling_.exchange(false)) {
-                    self->run(); // completed later: continue from here
-                }
-            });
-            if (calling_.exchange(false) || done_) {
-                return; // completes later (or finished): the callback carries on
+std::size_t page_for(const std::string& piece, std::size_t items) {
+    const std::size_t average =
+        std::max<std::size_t>(1, piece.size() / std::max<std::size_t>(1, items));
+    return std::clamp<std::size_t>(piece_bytes / average, 1, max_page);
+}
+
+/// The rest of a `GET /data` walk after its first page: one store page per piece, asked for
+/// only when the connection has room for it, and no lock held across pages.
+class list_stream final : public body_source {
+public:
+    list_stream(store::document_store& s, std::uint64_t after, std::size_t page)
+        : store_(s), after_(after), page_(page) {}
+
+    void produce(piece_channel next) override {
+        store_.list(after_, page_, [this, next = std::move(next)](store::list_result page) mutable {
+            if (page.what != store::item_result::status::ok) {
+                next.fail(); // the head (200) is out: the body is cut off, never faked whole
+                return;
             }
-        }
+            std::string piece;
+            bool first = false;
+            append_items(piece, page.items, first);
+            if (page.more && !page.items.empty()) {
+                after_ = page.items.back().id;
+                page_ = page_for(piece, page.items.size());
+                next.more(std::move(piece)); // the last use of this object (see piece_channel)
+                return;
+            }
+            piece += ']';
+            next.last(std::move(piece));
+        });
     }
 
 private:
-    void on_page(store::list_result page) {
-        if (page.what != store::item_result::status::ok) {
-            done_ = true;
-            r_.send(unavailable());
-            return;
-        }
-        append_items(out_, page.items);
-        if (page.more && !page.items.empty()) {
-            after_ = page.items.back().id;
-            return;
-        }
-        done_ = true;
-        out_ += ']';
-        r_.send(response(200, std::string(json_type), std::move(out_)));
-    }
-
     store::document_store& store_;
     std::uint64_t after_;
-    responder r_;
-    std::string out_;
-    std::atomic<bool> calling_{false};
-    bool done_ = false;
+    std::size_t page_;
 };
 
 } // namespace
@@ -244,7 +239,26 @@ void data_handlers::list(const request& rq, const path_params&, responder r) con
     }
     const auto limit_text = routing::find_param(rq.query, "limit");
     if (!limit_text) {
-        std::make_shared<list_walk>(store_, after, std::move(r))->run();
+        // The first page answers here (503 while nothing is sent yet); a store larger than it is
+        // streamed after it.
+        store_.list(after, first_page, [this, r = std::move(r)](store::list_result page) mutable {
+            if (page.what != store::item_result::status::ok) {
+                r.send(unavailable());
+                return;
+            }
+            std::string out = "[";
+            bool first = true;
+            append_items(out, page.items, first);
+            if (!page.more || page.items.empty()) {
+                out += ']';
+                r.send(response(200, std::string(json_type), std::move(out)));
+                return;
+            }
+            const std::size_t next_page = page_for(out, page.items.size());
+            response res(200, std::string(json_type), std::move(out));
+            res.stream = std::make_unique<list_stream>(store_, page.items.back().id, next_page);
+            r.send(std::move(res));
+        });
         return;
     }
     const auto limit = canonical_decimal(*limit_text, max_page);
@@ -258,7 +272,8 @@ void data_handlers::list(const request& rq, const path_params&, responder r) con
             return;
         }
         std::string out = "[";
-        append_items(out, page.items);
+        bool first = true;
+        append_items(out, page.items, first);
         out += ']';
         response res(200, std::string(json_type), std::move(out));
         if (page.more && !page.items.empty()) {

@@ -172,6 +172,10 @@ bool well_formed(const response& r, std::string& why, std::string_view known_goo
         why = "status " + std::to_string(r.status) + " is not a final status (200 to 599)";
         return false;
     }
+    if (r.stream && bodiless_status(r.status)) {
+        why = "a streamed body on status " + std::to_string(r.status) + ", which has no content";
+        return false;
+    }
     if (r.content_type != known_good_type && !valid_field_value(r.content_type)) {
         why = "content_type is not a field value (RFC 9110 §5.5): it ";
         append_value_fault(why, r.content_type);
@@ -224,8 +228,12 @@ void serialize_head(std::string& out, const response& r, const response_framing&
             out += "\r\nContent-Type: ";
             out += r.content_type;
         }
-        out += "\r\nContent-Length: ";
-        append_number(out, r.body.size());
+        if (!r.stream) {
+            out += "\r\nContent-Length: ";
+            append_number(out, r.body.size());
+        } else if (f.version_minor >= 1) {
+            out += "\r\nTransfer-Encoding: chunked"; // HTTP/1.0: the body ends with the connection
+        }
     }
     for (const auto& [name, value] : r.headers) {
         out += "\r\n";
@@ -239,6 +247,24 @@ void serialize_head(std::string& out, const response& r, const response_framing&
         out += "\r\nConnection: keep-alive";
     }
     out += "\r\n\r\n";
+}
+
+void append_chunk(std::string& out, std::string_view piece) {
+    if (piece.empty()) {
+        return; // an empty chunk would end the body
+    }
+    constexpr char hex[] = "0123456789abcdef";
+    char digits[16];
+    std::size_t n = 0;
+    for (std::size_t v = piece.size(); v != 0; v >>= 4) {
+        digits[n++] = hex[v & 0xf];
+    }
+    while (n != 0) {
+        out += digits[--n];
+    }
+    out += "\r\n";
+    out += piece;
+    out += "\r\n";
 }
 
 } // namespace hs::http

@@ -35,9 +35,18 @@ constexpr bool sends_body(const response& r, const response_framing& f) noexcept
 bool well_formed(const response& r, std::string& why, std::string_view known_good_type = {});
 
 /// Appends the status line and header section of \p r to \p out (no Date when \p date is
-/// empty). The response always says
+/// empty). A streamed response (r.stream set) has no Content-Length: on HTTP/1.1 it says
+/// `Transfer-Encoding: chunked`; on HTTP/1.0 its body ends with the connection, so \p f must not
+/// keep it alive. The response always says
 /// HTTP/1.1, the highest version we support (RFC 9110 §6.2), also to HTTP/1.0 clients.
 void serialize_head(std::string& out, const response& r, const response_framing& f,
                     std::string_view date, std::string_view server);
+
+/// Appends \p piece as one chunk of the chunked transfer coding (RFC 9112 §7.1): size in hex,
+/// CRLF, data, CRLF. Nothing for an empty piece (a zero-size chunk is the end).
+void append_chunk(std::string& out, std::string_view piece);
+
+/// The last chunk with no trailer section: the end of a chunked body.
+inline constexpr std::string_view last_chunk = "0\r\n\r\n";
 
 } // namespace hs::http

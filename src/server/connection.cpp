@@ -12,6 +12,11 @@ namespace {
 constexpr std::size_t head_read_size = 4096;
 constexpr std::size_t chunked_read_size = 16 * 1024;
 constexpr std::size_t output_high_water = 256 * 1024; // stop parsing pipelined requests past it
+// A streamed body: the next piece is asked for only while less than this is unsent, so a client
+// that stops reading pins this much plus one piece.
+constexpr std::size_t stream_low_water = 64 * 1024;
+// What one connection may stream in one loop iteration before the others get their turn.
+constexpr std::size_t stream_turn_budget = 256 * 1024;
 constexpr std::chrono::milliseconds linger_time{2000};
 constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::uint32_t interest = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
@@ -80,7 +85,7 @@ void connection::handle_events(std::uint32_t events) {
     if ((events & (EPOLLRDHUP | EPOLLHUP)) != 0) {
         peer_shut_ = true; // the FIN may have come with the data: a short read is not the end
     }
-    if ((events & EPOLLHUP) != 0 && state_ == state::handler) {
+    if ((events & EPOLLHUP) != 0 && (state_ == state::handler || state_ == state::stream)) {
         // Gone both ways while its handler works: nobody can read the answer. (A half-closed
         // client, EPOLLRDHUP alone, still gets it.) The responder keeps the request alive.
         close();
@@ -89,6 +94,9 @@ void connection::handle_events(std::uint32_t events) {
     if ((events & EPOLLOUT) != 0) {
         writable_ = true;
         flush();
+        if (state_ == state::stream) {
+            continue_stream();
+        }
     }
     if (readable_ && !closed()) {
         on_readable();
@@ -97,7 +105,8 @@ void connection::handle_events(std::uint32_t events) {
 
 void connection::on_readable() {
     while (readable_ && !closed()) {
-        if (state_ == state::handler || state_ == state::closing || backlogged()) {
+        if (state_ == state::handler || state_ == state::stream || state_ == state::closing ||
+            backlogged()) {
             return; // input waits in the socket: this is the backpressure on the client
         }
         if (ex_ == nullptr) {
@@ -319,7 +328,11 @@ void connection::finish(response&& r) {
     } else {
         w_.remember_good_type(r.content_type);
     }
-    const bool keep_alive = plan_.keep_alive && !r.close && !draining_;
+    bool keep_alive = plan_.keep_alive && !r.close && !draining_;
+    const bool streamed = r.stream && http::sends_body(r, {head_request, keep_alive, 1});
+    if (streamed && h.version_minor == 0) {
+        keep_alive = false; // no chunked coding on HTTP/1.0: the body ends with the connection
+    }
     if (keep_alive && !nodelay_) {
         // Only a connection that stays open can have a response wait behind an unacknowledged
         // one (Nagle): one setsockopt per keep-alive connection, none for one-shot ones.
@@ -327,8 +340,24 @@ void connection::finish(response&& r) {
         nodelay_ = true;
     }
     write_response(r, head_request, keep_alive);
+    if (streamed) {
+        ex_->stream = std::move(r.stream);
+        stream_chunked_ = h.version_minor >= 1;
+        stream_keep_alive_ = keep_alive;
+        stream_status_ = r.status;
+        streamed_bytes_ = r.body.size();
+        awaiting_piece_ = false;
+        state_ = state::stream;
+        arm(deadline::none, {});
+        pump(); // the caller goes on with pipelined requests if it ended already
+        return;
+    }
     const http::response_framing f{head_request, keep_alive, 1};
     log_request(r.status, http::sends_body(r, f) ? r.body.size() : 0);
+    end_exchange(keep_alive);
+}
+
+void connection::end_exchange(bool keep_alive) {
     if (ex_->held_by_responder()) {
         // The handler threw after handing its responder on: that exchange is not ours to reuse.
         let_go_of_exchange();
@@ -352,6 +381,108 @@ void connection::finish(response&& r) {
     }
 }
 
+void connection::pump() {
+    if (budget_turn_ != w_.loop().iteration()) {
+        budget_turn_ = w_.loop().iteration();
+        stream_budget_ = stream_turn_budget;
+    }
+    while (state_ == state::stream && !awaiting_piece_) {
+        if (unsent() >= stream_low_water) {
+            return; // the client reads slowly: EPOLLOUT brings us back (flush's stall timer runs)
+        }
+        if (stream_budget_ == 0) {
+            if (!resume_queued_) {
+                w_.resume_later(*this); // the other connections on this loop go first
+                resume_queued_ = true;
+            }
+            return;
+        }
+        awaiting_piece_ = true;
+        std::optional<stream_piece> p = w_.produce(*ex_);
+        if (!p) {
+            // Comes later (on_piece); a source that never answers is cut off like a handler.
+            arm(deadline::piece, w_.config().lim->handler_timeout);
+            return;
+        }
+        const bool ends = p->kind != piece_sink::kind::more;
+        take_piece(std::move(*p));
+        if (ends) {
+            return; // what follows the body is the caller's (continue_stream, process)
+        }
+    }
+}
+
+void connection::take_piece(stream_piece&& p) {
+    awaiting_piece_ = false;
+    arm(deadline::none, {});
+    if (out_.capacity() == 0) {
+        out_ = w_.acquire_output();
+    }
+    if (p.kind == piece_sink::kind::failed) {
+        // Cut off: no last chunk, and the connection closes after what is queued, so the client
+        // cannot take the truncated body for a whole one.
+        log_request(stream_status_, streamed_bytes_);
+        ex_->stream.reset();
+        let_go_of_exchange();
+        state_ = state::closing;
+        linger_after_write_ = true;
+        flush();
+        return;
+    }
+    if (stream_chunked_) {
+        http::append_chunk(out_, p.bytes);
+    } else {
+        out_ += p.bytes;
+    }
+    streamed_bytes_ += p.bytes.size();
+    stream_budget_ -= std::min(stream_budget_, p.bytes.size() + 1); // an empty piece counts too
+    if (p.kind == piece_sink::kind::last) {
+        if (stream_chunked_) {
+            out_ += http::last_chunk;
+        }
+        ex_->stream.reset(); // not inside its produce: pump and the late paths call this after it
+        log_request(stream_status_, streamed_bytes_);
+        end_exchange(stream_keep_alive_ && !draining_);
+    }
+    flush();
+}
+
+void connection::continue_stream() {
+    pump();
+    if (closed() || state_ == state::stream) {
+        return;
+    }
+    process(); // the body ended: pipelined requests waited in the buffer
+    if (!closed() && readable_) {
+        on_readable();
+    }
+}
+
+void connection::on_piece(stream_piece&& p) noexcept {
+    try {
+        if (state_ != state::stream || !awaiting_piece_) {
+            return;
+        }
+        take_piece(std::move(p));
+        if (!closed()) {
+            continue_stream();
+        }
+    } catch (...) {
+        fail_safe();
+    }
+}
+
+void connection::resume_stream() noexcept {
+    resume_queued_ = false;
+    try {
+        if (state_ == state::stream) {
+            continue_stream();
+        }
+    } catch (...) {
+        fail_safe();
+    }
+}
+
 void connection::fail(http::parse_error e) {
     const http::error_info& info = http::describe(e);
     const response r = problem(info.status, info.detail);
@@ -370,7 +501,12 @@ void connection::write_response(const response& r, bool head_request, bool keep_
     const int minor = state_ == state::head || ex_ == nullptr ? 1 : ex_->head.version_minor;
     const http::response_framing f{head_request, keep_alive, minor};
     http::serialize_head(out_, r, f, w_.date(), w_.config().server_name);
-    if (http::sends_body(r, f)) {
+    if (!http::sends_body(r, f)) {
+        return;
+    }
+    if (r.stream && minor >= 1) {
+        http::append_chunk(out_, r.body); // the stream's first piece
+    } else {
         out_ += r.body;
     }
 }
@@ -432,6 +568,11 @@ void connection::flush() {
 }
 
 void connection::after_flush() {
+    if (state_ == state::stream) {
+        out_.clear(); // more pieces follow: keep the buffer
+        out_pos_ = 0;
+        return;
+    }
     const bool was_backlogged = out_.size() > output_high_water;
     w_.release_output(std::move(out_));
     out_ = std::string();
@@ -537,6 +678,11 @@ void connection::on_read_timer() {
             }
             return;
         }
+        case deadline::piece:
+            // The body's source did not answer in time: cut the body off (see take_piece).
+            log_request(stream_status_, streamed_bytes_);
+            close();
+            return;
         case deadline::none:
             return;
         case deadline::first_byte: // nothing was asked: close without a word, as on idle
@@ -575,6 +721,10 @@ void connection::close() noexcept {
     state_ = state::closed;
     read_timer_.cancel();
     write_timer_.cancel();
+    if (resume_queued_) {
+        w_.cancel_resume(*this);
+        resume_queued_ = false;
+    }
     if (registered_) {
         // Unregister explicitly (once per connection, not per request): close() alone leaves
         // the registration alive if a forked child still holds the descriptor.

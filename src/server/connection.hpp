@@ -11,6 +11,7 @@
 #include "http/framing.hpp"
 #include "http/parse_error.hpp"
 #include "http/request_parser.hpp"
+#include "server/exchange.hpp"
 
 namespace hs::server_detail {
 
@@ -22,6 +23,9 @@ class exchange;
 ///   body     reading the body the head announced (body deadline: the longest stall)
 ///   handler  the handler has the request; nothing more is read until it answers (handler
 ///            deadline: 504 and close past it)
+///   stream   the response's head is out and its body is being produced piece by piece, each
+///            asked for only while the unsent output is below the low-water mark (piece
+///            deadline: the handler's; past it the body is cut off and the connection closed)
 ///   closing  a last response is being written; then close, or linger
 ///   linger   write side shut after an error; input is read and dropped for a short while so
 ///            the client sees the response rather than a reset
@@ -36,7 +40,7 @@ class exchange;
 /// loop, the pools and dispatch.
 class connection final : public net::io_handler {
 public:
-    enum class state : std::uint8_t { head, body, handler, closing, linger, closed };
+    enum class state : std::uint8_t { head, body, handler, stream, closing, linger, closed };
 
     connection(worker& w, std::unique_ptr<net::transport> t, std::string peer, std::size_t index);
     /// Releases the transport and buffers without telling the worker (the worker is destroying
@@ -51,6 +55,10 @@ public:
     void on_io(std::uint32_t events) override;
     /// The handler's answer arrived later (loop thread).
     void on_response(response&& r) noexcept;
+    /// The streamed body's next piece arrived later (loop thread).
+    void on_piece(stream_piece&& p) noexcept;
+    /// The stream yielded its turn (worker::resume_later): go on.
+    void resume_stream() noexcept;
     /// Server shutdown: close now when idle, else after the current response.
     void drain() noexcept;
     /// Past the shutdown deadline: close now, whatever is in progress.
@@ -62,7 +70,16 @@ public:
     void set_index(std::size_t i) noexcept { index_ = i; }
 
 private:
-    enum class deadline : std::uint8_t { none, first_byte, header, body, idle, handler, linger };
+    enum class deadline : std::uint8_t {
+        none,
+        first_byte,
+        header,
+        body,
+        idle,
+        handler,
+        piece,
+        linger
+    };
 
     void handle_events(std::uint32_t events);
     void on_readable();
@@ -70,6 +87,14 @@ private:
     bool read_body_complete(std::string_view& body, std::size_t& total);
     void dispatch(std::string_view body, std::size_t total);
     void finish(response&& r);
+    /// The response is complete on the wire (queued): the next request, or closing.
+    void end_exchange(bool keep_alive);
+    /// Asks the stream for pieces while the output has room and this iteration's budget lasts.
+    void pump();
+    /// pump(), then what follows when the stream ended (pipelined requests).
+    void continue_stream();
+    void take_piece(stream_piece&& p);
+    std::size_t unsent() const noexcept { return out_.size() - out_pos_; }
     void fail(http::parse_error e);
     void write_response(const response& r, bool head_request, bool keep_alive);
     void flush();
@@ -111,6 +136,15 @@ private:
     bool draining_ = false;
     bool linger_after_write_ = false;
     bool nodelay_ = false; ///< TCP_NODELAY set (on the first keep-alive response, as nginx does)
+    // The streamed body being sent (state stream).
+    bool stream_chunked_ = false;    ///< HTTP/1.1: chunked; else the body ends with the connection
+    bool stream_keep_alive_ = false; ///< the connection stays open after the body
+    bool awaiting_piece_ = false;    ///< a produce call has not answered yet
+    bool resume_queued_ = false;     ///< in the worker's resume list
+    int stream_status_ = 0;
+    std::size_t streamed_bytes_ = 0; ///< body bytes so far, for the log
+    std::size_t stream_budget_ = 0;  ///< bytes it may still produce in this loop iteration
+    std::uint64_t budget_turn_ = ~std::uint64_t{0}; ///< the loop iteration the budget is for
 
     exchange* ex_ = nullptr; ///< the request being read or handled (one reference held)
     http::request_parser parser_;

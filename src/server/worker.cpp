@@ -111,6 +111,47 @@ void worker::on_answer(exchange& ex, connection* waiting, response&& r) noexcept
     }
 }
 
+std::optional<stream_piece> worker::produce(exchange& ex) {
+    ++outstanding_;
+    ex.hold();
+    struct restore {
+        worker& w;
+        ~restore() { w.producing_ = nullptr; }
+    } guard{*this};
+    producing_ = &ex;
+    immediate_piece_.reset();
+    try {
+        ex.stream->produce(piece_channel(&ex));
+    } catch (...) {
+        // The channel, if it was not moved on, failed the body during the unwinding; if it was,
+        // whatever it brings later finds the body already ended.
+        if (!immediate_piece_) {
+            immediate_piece_ = stream_piece{{}, piece_sink::kind::failed};
+        }
+    }
+    std::optional<stream_piece> p = std::move(immediate_piece_);
+    immediate_piece_.reset();
+    return p;
+}
+
+void worker::on_piece(exchange& ex, connection* waiting, stream_piece&& p) noexcept {
+    if (producing_ == &ex && !immediate_piece_) {
+        immediate_piece_ = std::move(p);
+        return;
+    }
+    if (waiting != nullptr) {
+        waiting->on_piece(std::move(p));
+    }
+}
+
+void worker::resume_later(connection& c) {
+    resume_.push_back(&c);
+}
+
+void worker::cancel_resume(connection& c) noexcept {
+    std::erase(resume_, &c);
+}
+
 void worker::retire(connection& c) noexcept {
     // Its descriptor is closed: its place under the cap is free now, not at the end of the
     // iteration (the acceptor may take many connections in one).
@@ -160,7 +201,16 @@ void worker::start_drain() {
 }
 
 void worker::turn(int max_wait_ms) {
-    loop_.run_once(max_wait_ms);
+    loop_.run_once(resume_.empty() ? max_wait_ms : 0);
+    if (!resume_.empty()) {
+        // Connections closed since they asked took themselves off; the ones closed while these
+        // run are still alive (retired, not yet freed) and say so.
+        resuming_.swap(resume_);
+        for (connection* c : resuming_) {
+            c->resume_stream();
+        }
+        resuming_.clear();
+    }
     free_retired();
     acceptor_.free_dead();
     log_.maybe_submit(loop_.now_ms());
@@ -216,6 +266,7 @@ void worker::run(const std::function<void(std::exception_ptr)>& started) {
         }
     }
     free_retired();
+    resume_.clear();
     conns_.clear();
     if (has_stop_hook) {
         try {

@@ -86,7 +86,19 @@ public:
     std::optional<response> dispatch(exchange& ex);
     /// True while \p ex's handler runs (an answer now is caught without queueing).
     bool dispatching(const exchange& ex) const noexcept { return dispatching_ == &ex; }
-    /// A responder finished (loop thread): one outstanding answer fewer.
+    /// Asks \p ex's body source for its next piece with a channel bound to \p ex. Returns the
+    /// piece if it came before produce returned; a later one arrives through on_piece().
+    std::optional<stream_piece> produce(exchange& ex);
+    /// True while \p ex's body source is inside produce (a piece now is caught without queueing).
+    bool producing(const exchange& ex) const noexcept { return producing_ == &ex; }
+    /// A piece for \p ex, whose connection was \p waiting (null: gone).
+    void on_piece(exchange& ex, connection* waiting, stream_piece&& p) noexcept;
+    /// \p c has more to stream but has had its turn: resume_stream() on the next turn, after the
+    /// other ready descriptors had theirs.
+    void resume_later(connection& c);
+    /// \p c is closing: forget a resume it asked for.
+    void cancel_resume(connection& c) noexcept;
+    /// A responder or piece channel finished (loop thread): one outstanding answer fewer.
     void answered() noexcept { --outstanding_; }
     /// A responder's answer for \p ex, whose connection was \p waiting (null: gone).
     void on_answer(exchange& ex, connection* waiting, response&& r) noexcept;
@@ -123,6 +135,11 @@ private:
     // dispatch in progress (loop thread only)
     exchange* dispatching_ = nullptr;
     std::optional<response> immediate_;
+    // produce in progress (loop thread only)
+    exchange* producing_ = nullptr;
+    std::optional<stream_piece> immediate_piece_;
+    std::vector<connection*> resume_;   ///< streams that yielded their turn
+    std::vector<connection*> resuming_; ///< the ones being resumed (capacity kept)
 
     std::atomic<bool> shutdown_requested_{false};
     std::atomic<std::int64_t> shutdown_deadline_{0};

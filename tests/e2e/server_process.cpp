@@ -277,6 +277,40 @@ std::optional<http_response> client::read_response(std::chrono::milliseconds tim
             }
             std::size_t length = 0;
             const bool bodiless = head || r.status < 200 || r.status == 204 || r.status == 304;
+            if (!bodiless && r.header("transfer-encoding") == "chunked") {
+                // Strict: hex size, CRLF, data, CRLF; "0" CRLF CRLF ends it (we send no trailers).
+                std::size_t at = end + 4;
+                for (;;) {
+                    std::size_t eol;
+                    while ((eol = pending_.find("\r\n", at)) == std::string::npos) {
+                        if (!fill()) {
+                            return std::nullopt;
+                        }
+                    }
+                    const std::string size_text = pending_.substr(at, eol - at);
+                    if (size_text.empty() || size_text.size() > 15 ||
+                        size_text.find_first_not_of("0123456789abcdef") != std::string::npos) {
+                        return std::nullopt;
+                    }
+                    const std::size_t size = std::stoul(size_text, nullptr, 16);
+                    while (pending_.size() < eol + 2 + size + 2) {
+                        if (!fill()) {
+                            return std::nullopt;
+                        }
+                    }
+                    if (pending_.compare(eol + 2 + size, 2, "\r\n") != 0) {
+                        return std::nullopt;
+                    }
+                    r.body.append(pending_, eol + 2, size);
+                    at = eol + 2 + size + 2;
+                    if (size == 0) {
+                        break;
+                    }
+                    ++r.chunks;
+                }
+                pending_.erase(0, at);
+                return r;
+            }
             if (!bodiless) {
                 if (auto cl = r.header("content-length")) {
                     length = std::stoul(*cl);

@@ -53,7 +53,8 @@ struct http_response {
     int status = 0;
     std::string reason;
     std::vector<std::pair<std::string, std::string>> headers;
-    std::string body;
+    std::string body;       ///< decoded: without the chunked coding's framing
+    std::size_t chunks = 0; ///< chunks of a chunked body (0: framed by Content-Length)
     std::optional<std::string> header(std::string_view name) const;
 };
 
@@ -66,8 +67,8 @@ public:
     client& operator=(const client&) = delete;
 
     bool send(std::string_view bytes);
-    /// Reads one response framed by Content-Length (or bodiless by status / HEAD). nullopt on
-    /// EOF, reset or timeout before a whole response arrived.
+    /// Reads one response framed by Content-Length or chunked (or bodiless by status / HEAD).
+    /// nullopt on EOF, reset or timeout before a whole response arrived, or a malformed chunk.
     std::optional<http_response> read_response(std::chrono::milliseconds timeout = 5s,
                                                bool head = false);
     /// True when the server closed the connection (EOF or reset) within \p timeout and sent
