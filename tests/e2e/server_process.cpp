@@ -185,15 +185,32 @@ std::size_t server_process::open_fds() const {
     return n;
 }
 
-std::size_t server_process::rss_kib() const {
-    std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+namespace {
+std::size_t status_kib(pid_t pid, std::string_view field) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
     std::string line;
     while (std::getline(in, line)) {
-        if (line.rfind("VmRSS:", 0) == 0) {
-            return std::stoul(line.substr(6));
+        if (line.rfind(field, 0) == 0) {
+            return std::stoul(line.substr(field.size()));
         }
     }
     return 0;
+}
+} // namespace
+
+std::size_t server_process::rss_kib() const {
+    return status_kib(pid_, "VmRSS:");
+}
+
+std::size_t server_process::peak_rss_kib() const {
+    return status_kib(pid_, "VmHWM:");
+}
+
+bool server_process::reset_peak_rss() const {
+    std::ofstream out("/proc/" + std::to_string(pid_) + "/clear_refs");
+    out << "5";
+    out.flush();
+    return static_cast<bool>(out);
 }
 
 std::optional<std::string> http_response::header(std::string_view name) const {

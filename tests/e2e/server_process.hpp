@@ -40,6 +40,10 @@ public:
     std::size_t open_fds() const;
     /// Resident set size in KiB.
     std::size_t rss_kib() const;
+    /// The peak resident set size (VmHWM) in KiB since the start or the last reset_peak_rss().
+    std::size_t peak_rss_kib() const;
+    /// Sets the peak back to the current RSS (/proc/PID/clear_refs, "5"); false if refused.
+    bool reset_peak_rss() const;
 
 private:
     pid_t pid_ = -1;

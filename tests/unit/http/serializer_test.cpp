@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -33,6 +34,36 @@ TEST(serializer, head_keeps_the_length_and_bodiless_statuses_have_none) {
     serialize_head(out, nc, {}, "D", "s");
     EXPECT_EQ(out.find("Content-Length"), std::string::npos);
     EXPECT_FALSE(sends_body(nc, {}));
+}
+
+struct nothing_source final : body_source {
+    void produce(piece_channel next) override { next.last(); }
+};
+
+TEST(serializer, a_streamed_body_is_chunked_on_1_1_and_unframed_on_1_0) {
+    response r(200, "application/json", "[");
+    r.stream = std::make_unique<nothing_source>();
+    std::string out;
+    serialize_head(out, r, {false, true, 1}, "D", "s");
+    EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nServer: s\r\nDate: D\r\nContent-Type: application/json\r\n"
+                   "Transfer-Encoding: chunked\r\n\r\n");
+    out.clear();
+    serialize_head(out, r, {false, false, 0}, "D", "s");
+    EXPECT_EQ(out.find("Transfer-Encoding"), std::string::npos);
+    EXPECT_EQ(out.find("Content-Length"), std::string::npos);
+    EXPECT_NE(out.find("Connection: close\r\n"), std::string::npos);
+}
+
+TEST(serializer, chunks_carry_their_size_in_hex_and_an_empty_piece_writes_nothing) {
+    std::string out;
+    append_chunk(out, "abc");
+    append_chunk(out, "");
+    append_chunk(out, std::string(300, 'x'));
+    EXPECT_EQ(out, "3\r\nabc\r\n12c\r\n" + std::string(300, 'x') + "\r\n");
+    out.clear();
+    append_chunk(out, std::string(0x10000, 'y'));
+    EXPECT_TRUE(out.starts_with("10000\r\n"));
+    EXPECT_EQ(last_chunk, "0\r\n\r\n");
 }
 
 TEST(serializer, connection_header) {
@@ -169,6 +200,20 @@ TEST(well_formed, refuses_fields_the_serializer_writes) {
               std::string::npos);
     EXPECT_EQ(refusal(with_header("Content-Location", "/x")), "");
     EXPECT_EQ(refusal(with_header("X-Date", "1")), "");
+}
+
+TEST(well_formed, refuses_a_stream_on_a_status_without_content) {
+    std::string why;
+    for (const int status : {204, 304}) {
+        response r;
+        r.status = status;
+        r.stream = std::make_unique<nothing_source>();
+        EXPECT_FALSE(well_formed(r, why));
+        EXPECT_NE(why.find("streamed body on status"), std::string::npos) << why;
+    }
+    response ok(200, "text/plain", "");
+    ok.stream = std::make_unique<nothing_source>();
+    EXPECT_TRUE(well_formed(ok, why)) << why;
 }
 
 TEST(well_formed, checks_content_type_and_status) {
