@@ -328,7 +328,7 @@ void connection::finish(response&& r) {
     } else {
         w_.remember_good_type(r.content_type);
     }
-    bool keep_alive = plan_.keep_alive && !r.close && !draining_;
+    bool keep_alive = plan_.keep_alive && !r.close && !draining_ && !w_.stopping();
     const bool streamed = r.stream && http::sends_body(r, {head_request, keep_alive, 1});
     if (streamed && h.version_minor == 0) {
         keep_alive = false; // no chunked coding on HTTP/1.0: the body ends with the connection
@@ -442,7 +442,7 @@ void connection::take_piece(stream_piece&& p) {
         }
         ex_->stream.reset(); // not inside its produce: pump and the late paths call this after it
         log_request(stream_status_, streamed_bytes_);
-        end_exchange(stream_keep_alive_ && !draining_);
+        end_exchange(stream_keep_alive_ && !draining_ && !w_.stopping());
     }
     flush();
 }

@@ -55,13 +55,15 @@ struct server::impl {
     bool stopped = false;
 
     void shutdown_workers(std::int64_t deadline) {
-        // Stop accepting at once on every listener (accept then fails with EINVAL, the
-        // backlog is reset), without closing a descriptor another thread may still use.
-        for (net::fd& l : listeners) {
-            ::shutdown(l.get(), SHUT_RDWR);
-        }
+        // First the flag every response reads (so one that a client can send after it sees
+        // the listener refuse says `Connection: close`), then stop accepting at once on every
+        // listener (accept then fails with EINVAL, the backlog is reset), without closing a
+        // descriptor another thread may still use.
         for (auto& w : workers) {
             w->request_shutdown(deadline);
+        }
+        for (net::fd& l : listeners) {
+            ::shutdown(l.get(), SHUT_RDWR);
         }
         for (auto& t : threads) {
             t.join();

@@ -55,6 +55,11 @@ public:
 
     // ---- used by the acceptor and connections, on the loop thread ----
     const shared_config& config() const noexcept { return cfg_; }
+    /// Shutdown was asked for (maybe not yet seen by the loop): responses say `Connection:
+    /// close` from now on.
+    bool stopping() const noexcept {
+        return draining_ || shutdown_requested_.load(std::memory_order_relaxed);
+    }
     net::loop& loop() noexcept { return loop_; }
     worker_context& context() noexcept { return context_; }
     std::string_view date() noexcept;
