@@ -168,6 +168,22 @@ def preload(port, n, batch=1000):
     s.close()
 
 
+def http_get(port, path):
+    """One GET on a fresh connection: status, ETag and body (Content-Length framed)."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: b\r\n\r\n".encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        buf += s.recv(65536)
+    head, _, body = buf.partition(b"\r\n\r\n")
+    fields = dict(l.split(": ", 1) for l in head.decode().split("\r\n")[1:])
+    length = int(fields.get("Content-Length", "0"))
+    while len(body) < length:
+        body += s.recv(65536)
+    s.close()
+    return {"status": int(head[9:12]), "etag": fields.get("ETag", ""), "body": body}
+
+
 def idle_connections(server, n):
     """Opens n keep-alive connections, one request each, then holds them: RSS per connection."""
     raise_nofile()
@@ -317,6 +333,65 @@ def main():
             for s in servers.values():
                 s.stop()
 
+    # The store interface v2 rows: GET /data/{id} with its ETag against the baseline build (the
+    # one before versions), a 304 and the mix with PATCH against our own GET / on the same
+    # server, fresh servers each round (A B A B).
+    if want("store"):
+        kinds = ("ours", "base") if a.baseline else ("ours",)
+        for rnd in range(a.rounds):
+            for kind in kinds:
+                s = Server("ours", a.baseline if kind == "base" else a.server, False, work).start()
+                try:
+                    preload(s.port, 1000)
+                    env = {"BENCH_ITEMS": "1000"}
+                    wrk(s.port, conns=8, seconds=1, script="get_item.lua", env=env)  # warm-up
+                    runs = {"item_etag": measure(s, conns=64, seconds=a.seconds, script="get_item.lua", env=env)}
+                    if kind == "ours":
+                        etag = http_get(s.port, "/data/1")["etag"]
+                        runs["root_same_server"] = measure(s, conns=64, seconds=a.seconds)
+                        runs["not_modified"] = measure(s, conns=64, seconds=a.seconds, script="not_modified.lua",
+                                                       env=dict(env, BENCH_ETAG=etag))
+                        runs["mix_patch"] = measure(s, conns=64, seconds=a.seconds, script="data_mix_patch.lua",
+                                                    env=env)
+                finally:
+                    s.stop()
+                for k, r in runs.items():
+                    results["runs"].setdefault(k, {}).setdefault(kind, []).append(r)
+                print(f"store round {rnd + 1} {kind:5s}: " + ", ".join(
+                    f"{k} {r['rps']:.0f} req/s {r['cpu_us']:.2f} us non2xx {r['non2xx']}" for k, r in runs.items()),
+                    flush=True)
+
+    # GET /data of a large store (--big items): peak RSS beyond the store while it is read again
+    # and again, and GET / p99 on the same server beside it against GET / alone.
+    if want("list_big"):
+        s = Server("ours", a.server, False, work).start()
+        try:
+            t0 = time.time()
+            preload(s.port, a.big)
+            print(f"preloaded {a.big} items in {time.time() - t0:.1f}s", flush=True)
+            store_kib = status_kib(s.pid, "VmRSS")
+            for rnd in range(a.rounds):
+                alone = measure(s, conns=16, seconds=a.seconds)
+                with open(f"/proc/{s.pid}/clear_refs", "w") as f:
+                    f.write("5")  # VmHWM back to the current RSS
+                before_kib = status_kib(s.pid, "VmRSS")
+                reader = subprocess.Popen(["taskset", "-c", "1", sys.executable, os.path.join(HERE, "list_reader.py"),
+                                           str(s.port), str(a.seconds + 2)], stdout=subprocess.PIPE, text=True)
+                time.sleep(1)
+                beside = measure(s, conns=16, seconds=a.seconds)
+                out, _ = reader.communicate()
+                lr = json.loads(out)
+                peak_kib = status_kib(s.pid, "VmHWM")
+                r = {"alone": alone, "beside": beside, "listings": lr, "store_kib": store_kib,
+                     "before_kib": before_kib, "peak_kib": peak_kib}
+                results["runs"].setdefault("list_big", {}).setdefault("ours", []).append(r)
+                print(f"list_big round {rnd + 1}: {lr['listings']} listings of {lr['bytes'] / max(lr['listings'], 1) / 1e6:.1f} MB"
+                      f" in {lr['seconds']:.1f}s, peak RSS +{(peak_kib - before_kib) / 1024:.1f} MiB over"
+                      f" {before_kib / 1024:.0f} MiB; GET / p99 {beside['p99_ms']} ms beside, {alone['p99_ms']} ms alone",
+                      flush=True)
+        finally:
+            s.stop()
+
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = os.path.join(a.out, f"bench-{stamp}.json")
     with open(path, "w") as f:
@@ -335,7 +410,7 @@ def report(results, out, stamp):
                "conns1000": "CPU ≤ 0.8, no errors", "log": "CPU ≤ 0.8"}
     csv = []
     for name, by in runs.items():
-        if name == "idle":
+        if name in ("idle", "list_big"):
             continue
         for kind, rs in by.items():
             lines.append(f"| {name} | {kind} | {med([r['rps'] for r in rs]):,.0f} | {spread([r['rps'] for r in rs]):.1f}% "
@@ -368,6 +443,25 @@ def report(results, out, stamp):
         b = med([r["p99_ms"] for r in runs["root_beside_list"]["ours"]])
         al = med([r["p99_ms"] for r in runs["root_alone"]["ours"]])
         ratios.append(f"| GET / p99 beside GET /data (10k) vs alone | {b:.3f} ms vs {al:.3f} ms | | no stall |")
+    if "item_etag" in runs and "base" in runs["item_etag"]:
+        o, b = runs["item_etag"]["ours"], runs["item_etag"]["base"]
+        ratios.append(f"| GET /data/{{id}} with ETag vs the build before versions | "
+                      f"{med([x['cpu_us'] / y['cpu_us'] for x, y in zip(o, b)]):.3f} | "
+                      f"{med([x['rps'] / y['rps'] for x, y in zip(o, b)]):.3f} | CPU ≤ 1.05 |")
+    if "not_modified" in runs:
+        g = runs["root_same_server"]["ours"]
+        nm = med([x["cpu_us"] / y["cpu_us"] for x, y in zip(runs["not_modified"]["ours"], g)])
+        mp = med([x["cpu_us"] / y["cpu_us"] for x, y in zip(runs["mix_patch"]["ours"], g)])
+        ratios.append(f"| 304 (If-None-Match) vs our GET / | {nm:.3f} | | CPU ≤ 1.0 |")
+        ratios.append(f"| data mix with PATCH (20/20/60) vs our GET / | {mp:.3f} | | CPU ≤ 1.5 |")
+    if "list_big" in runs:
+        rs = runs["list_big"]["ours"]
+        grow = max((r["peak_kib"] - r["before_kib"]) / 1024 for r in rs)
+        p99 = med([r["beside"]["p99_ms"] / r["alone"]["p99_ms"] for r in rs])
+        ratios.append(f"| GET /data of the big store: peak RSS beyond the store (max of rounds) | {grow:.1f} MiB | | ≤ 16 MiB |")
+        ratios.append(f"| GET / p99 beside GET /data of the big store vs alone | "
+                      f"{med([r['beside']['p99_ms'] for r in rs]):.3f} ms vs {med([r['alone']['p99_ms'] for r in rs]):.3f} ms"
+                      f" = {p99:.2f}× | | ≤ 2× |")
     text = "\n".join(lines) + "\n\n" + "\n".join(ratios) + "\n"
     print("\n" + text)
     with open(os.path.join(out, f"bench-{stamp}.md"), "w") as f:
