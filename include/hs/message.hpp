@@ -1,6 +1,7 @@
 #pragma once
 /// \file The request the engine hands to a handler and the response a handler gives back.
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
@@ -51,6 +52,50 @@ struct request {
     }
 };
 
+/// The value of an ETag field (RFC 9110 §8.8.3), kept inline so that setting one allocates
+/// nothing. Checked when it is set, so the engine writes it without a second look.
+class entity_tag {
+public:
+    static constexpr std::size_t max_opaque = 56;
+
+    /// Sets `"opaque"`, or `W/"opaque"` when \p weak. False (and left empty) when \p opaque is
+    /// longer than max_opaque or holds a byte RFC 9110's etagc does not allow (`"`, controls,
+    /// space, DEL).
+    bool assign(std::string_view opaque, bool weak = false) noexcept {
+        size_ = 0;
+        if (opaque.size() > max_opaque) {
+            return false;
+        }
+        bool ok = true;
+        for (const char ch : opaque) {
+            const auto c = static_cast<unsigned char>(ch);
+            ok &= c == 0x21 || (c >= 0x23 && c != 0x7f); // etagc: %x21 / %x23-7E / obs-text
+        }
+        if (!ok) {
+            return false;
+        }
+        char* p = text_;
+        if (weak) {
+            *p++ = 'W';
+            *p++ = '/';
+        }
+        *p++ = '"';
+        std::memcpy(p, opaque.data(), opaque.size());
+        p += opaque.size();
+        *p++ = '"';
+        size_ = static_cast<std::uint8_t>(p - text_);
+        return true;
+    }
+    /// The field value as sent (with its quotes); empty when none is set.
+    std::string_view value() const noexcept { return {text_, size_}; }
+    bool empty() const noexcept { return size_ == 0; }
+    void clear() noexcept { size_ = 0; }
+
+private:
+    std::uint8_t size_ = 0;
+    char text_[max_opaque + 4]; ///< W/ + two quotes
+};
+
 /// A response as a value. The serializer adds Date, Server, Content-Length (or
 /// Transfer-Encoding) and Connection.
 struct response {
@@ -59,6 +104,7 @@ struct response {
     std::string body;         ///< sent as is; for HEAD only its length is sent
     std::vector<std::pair<std::string, std::string>> headers; ///< extra fields (Location, Allow)
     bool close = false; ///< close the connection after this response
+    entity_tag etag;    ///< set: an ETag field (also on 304 and 412)
     /// Set: a streamed body (see hs/body_stream.hpp): `body` is its first piece and the rest comes
     /// from the source; no Content-Length. Only for statuses that have content.
     std::unique_ptr<body_source> stream;

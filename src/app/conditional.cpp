@@ -85,23 +85,44 @@ conditions read_conditions(const request& rq) {
     return c;
 }
 
-void make_etag(std::string& out, std::string_view prefix, std::uint64_t version) {
-    char buf[64];
-    char* p = buf;
-    *p++ = '"';
-    const std::size_t n = std::min(prefix.size(), sizeof buf - 24);
-    prefix.copy(p, n);
-    p += n;
-    *p++ = '-';
-    p = std::to_chars(p, buf + sizeof buf - 1, version).ptr;
-    *p++ = '"';
-    out.assign(buf, static_cast<std::size_t>(p - buf));
+quick_read classify_read(const request& rq, std::string_view current_tag) noexcept {
+    std::string_view inm;
+    int fields = 0;
+    for (const header& h : rq.headers) {
+        if ((h.name.size() != 8 && h.name.size() != 13) || (h.name[0] | 0x20) != 'i') {
+            continue;
+        }
+        if (h.name.size() == 8 ? iequals(h.name, "if-match") : iequals(h.name, "if-none-match")) {
+            if (h.name.size() == 8 || ++fields > 1) {
+                return quick_read::needs_parsing; // If-Match, or a list over several fields
+            }
+            inm = h.value;
+        }
+    }
+    if (fields == 0) {
+        return quick_read::unconditional;
+    }
+    // Weak comparison (RFC 9110 §13.1.2): our tag or its W/ form, alone, is a match.
+    if (inm == current_tag || (inm.size() == current_tag.size() + 2 && inm.starts_with("W/") &&
+                               inm.ends_with(current_tag))) {
+        return quick_read::not_modified;
+    }
+    return quick_read::needs_parsing;
+}
+
+void make_etag(entity_tag& out, std::string_view prefix, std::uint64_t version) noexcept {
+    char buf[entity_tag::max_opaque];
+    const std::size_t n = std::min(prefix.size(), sizeof buf - 21);
+    prefix.copy(buf, n);
+    buf[n] = '-';
+    char* end = std::to_chars(buf + n + 1, buf + sizeof buf, version).ptr;
+    out.assign(std::string_view(buf, static_cast<std::size_t>(end - buf)));
 }
 
 std::string make_etag(std::string_view prefix, std::uint64_t version) {
-    std::string tag;
+    entity_tag tag;
     make_etag(tag, prefix, version);
-    return tag;
+    return std::string(tag.value());
 }
 
 std::optional<std::uint64_t> version_of(std::string_view opaque, std::string_view prefix) noexcept {

@@ -30,11 +30,17 @@ struct conditions {
 };
 conditions read_conditions(const request& rq);
 
+/// The common cases of a read, told apart in one pass without parsing a list: no conditional
+/// field at all, or exactly one If-None-Match (and no If-Match) whose value is \p current_tag
+/// itself (or its weak form). Anything else needs read_conditions.
+enum class quick_read : std::uint8_t { unconditional, not_modified, needs_parsing };
+quick_read classify_read(const request& rq, std::string_view current_tag) noexcept;
+
 /// Our strong ETag for an item: `"<prefix>-<version>"` (the prefix tells stores and their
 /// lifetimes apart, so a version never names other content of the same id).
 std::string make_etag(std::string_view prefix, std::uint64_t version);
-/// The same, written into \p out (reusing its storage).
-void make_etag(std::string& out, std::string_view prefix, std::uint64_t version);
+/// The same, into a response's inline field (no allocation).
+void make_etag(entity_tag& out, std::string_view prefix, std::uint64_t version) noexcept;
 
 /// The version an opaque tag of ours names, if it is one of ours (same prefix).
 std::optional<std::uint64_t> version_of(std::string_view opaque, std::string_view prefix) noexcept;

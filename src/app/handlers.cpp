@@ -29,7 +29,7 @@ response no_item(std::string_view id_text) {
 }
 
 response with_etag(response r, std::string_view prefix, std::uint64_t version) {
-    r.headers.emplace_back("ETag", make_etag(prefix, version));
+    make_etag(r.etag, prefix, version);
     return r;
 }
 
@@ -299,6 +299,25 @@ void data_handlers::get(const request& rq, const path_params& p, responder r) co
             return;
         }
         const std::string_view prefix = store_.etag_prefix();
+        entity_tag tag;
+        make_etag(tag, prefix, res.version);
+        switch (classify_read(rq, tag.value())) {
+        case quick_read::unconditional: {
+            response ok(200, std::string(json_type), std::move(res.json));
+            ok.etag = tag;
+            r.send(std::move(ok));
+            return;
+        }
+        case quick_read::not_modified: {
+            response nm;
+            nm.status = 304;
+            nm.etag = tag;
+            r.send(std::move(nm));
+            return;
+        }
+        case quick_read::needs_parsing:
+            break;
+        }
         // RFC 9110 §13.2.2: If-Match first (412), then If-None-Match (304 on GET and HEAD).
         const conditions c = read_conditions(rq);
         const tag_list& im = c.if_match;

@@ -196,6 +196,10 @@ bool well_formed(const response& r, std::string& why, std::string_view known_goo
                 return false;
             }
         }
+        if (!r.etag.empty() && iequals(name, "ETag")) {
+            why = "header " + name + " repeats etag; set one of them";
+            return false;
+        }
         if (!r.content_type.empty() && iequals(name, "Content-Type")) {
             why = "header " + name + " repeats content_type; set one of them";
             return false;
@@ -234,6 +238,10 @@ void serialize_head(std::string& out, const response& r, const response_framing&
         } else if (f.version_minor >= 1) {
             out += "\r\nTransfer-Encoding: chunked"; // HTTP/1.0: the body ends with the connection
         }
+    }
+    if (!r.etag.empty()) {
+        out += "\r\nETag: ";
+        out += r.etag.value();
     }
     for (const auto& [name, value] : r.headers) {
         out += "\r\n";

@@ -233,9 +233,7 @@ void connection::process() {
             // RFC 9110 §10.1.1: say 100 only when the body has not started to arrive.
             if (plan_.expect_continue && plan_.body != http::message_plan::body_kind::none &&
                 in.size() == head_len_) {
-                if (out_.capacity() == 0) {
-                    out_ = w_.acquire_output();
-                }
+                ensure_output();
                 out_ += continue_line;
                 flush();
                 if (closed()) {
@@ -415,9 +413,7 @@ void connection::pump() {
 void connection::take_piece(stream_piece&& p) {
     awaiting_piece_ = false;
     arm(deadline::none, {});
-    if (out_.capacity() == 0) {
-        out_ = w_.acquire_output();
-    }
+    ensure_output();
     if (p.kind == piece_sink::kind::failed) {
         // Cut off: no last chunk, and the connection closes after what is queued, so the client
         // cannot take the truncated body for a whole one.
@@ -495,9 +491,7 @@ void connection::fail(http::parse_error e) {
 }
 
 void connection::write_response(const response& r, bool head_request, bool keep_alive) {
-    if (out_.capacity() == 0) {
-        out_ = w_.acquire_output();
-    }
+    ensure_output();
     const int minor = state_ == state::head || ex_ == nullptr ? 1 : ex_->head.version_minor;
     const http::response_framing f{head_request, keep_alive, minor};
     http::serialize_head(out_, r, f, w_.date(), w_.config().server_name);
@@ -508,6 +502,14 @@ void connection::write_response(const response& r, bool head_request, bool keep_
         http::append_chunk(out_, r.body); // the stream's first piece
     } else {
         out_ += r.body;
+    }
+}
+
+void connection::ensure_output() {
+    // A released buffer is an empty std::string, whose capacity is its small inline buffer (not
+    // 0): writing a response into it would reallocate it three or four times.
+    if (out_.empty() && out_.capacity() < pools::output_reserve) {
+        out_ = w_.acquire_output();
     }
 }
 

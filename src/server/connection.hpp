@@ -98,6 +98,8 @@ private:
     void fail(http::parse_error e);
     void write_response(const response& r, bool head_request, bool keep_alive);
     void flush();
+    /// A pooled output buffer when out_ is empty and small (before writing into it).
+    void ensure_output();
     void after_flush();
     void close() noexcept;
     void arm(deadline d, std::chrono::milliseconds after) noexcept;

@@ -48,10 +48,12 @@ public:
         delete e;
     }
 
+    static constexpr std::size_t output_reserve = 1024;
+
     std::string take_output() {
         if (outputs_.empty()) {
             std::string s;
-            s.reserve(1024);
+            s.reserve(output_reserve);
             return s;
         }
         std::string s = std::move(outputs_.back());
@@ -59,7 +61,10 @@ public:
         return s;
     }
     void put_output(std::string&& s) noexcept {
-        if (s.capacity() > 0 && s.capacity() <= max_pooled_bytes && outputs_.size() < max_pooled) {
+        // Only buffers that came from take_output (or grew): an empty string handed back (its
+        // small inline capacity) would cost three or four reallocations per response later.
+        if (s.capacity() >= output_reserve && s.capacity() <= max_pooled_bytes &&
+            outputs_.size() < max_pooled) {
             s.clear();
             try {
                 outputs_.push_back(std::move(s));

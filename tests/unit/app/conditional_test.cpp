@@ -28,6 +28,32 @@ TEST(conditional, etags_carry_the_prefix_and_the_version) {
     EXPECT_FALSE(version_of("ab127", "ab12"));
 }
 
+quick_read classify(std::vector<std::pair<std::string_view, std::string_view>> fields,
+                    std::string_view tag = "\"p-1\"") {
+    std::vector<header> hs;
+    for (auto& [n, v] : fields) {
+        hs.push_back({n, v});
+    }
+    request rq;
+    rq.headers = hs;
+    return classify_read(rq, tag);
+}
+
+TEST(conditional, the_common_reads_are_told_apart_without_parsing) {
+    EXPECT_EQ(classify({{"Host", "h"}, {"Accept", "*/*"}}), quick_read::unconditional);
+    EXPECT_EQ(classify({{"If-None-Match", "\"p-1\""}}), quick_read::not_modified);
+    EXPECT_EQ(classify({{"if-none-match", "W/\"p-1\""}}), quick_read::not_modified);
+    // Anything else goes to the full parser, which decides.
+    EXPECT_EQ(classify({{"If-None-Match", "\"p-2\""}}), quick_read::needs_parsing);
+    EXPECT_EQ(classify({{"If-None-Match", "\"p-2\", \"p-1\""}}), quick_read::needs_parsing);
+    EXPECT_EQ(classify({{"If-None-Match", "*"}}), quick_read::needs_parsing);
+    EXPECT_EQ(classify({{"If-None-Match", "\"p-1\""}, {"If-None-Match", "x"}}),
+              quick_read::needs_parsing);
+    EXPECT_EQ(classify({{"If-Match", "\"p-1\""}}), quick_read::needs_parsing);
+    EXPECT_EQ(classify({{"If-None-Match", "W/\"p-1\"x"}}), quick_read::needs_parsing);
+    EXPECT_EQ(classify({{"If-None-Match", "X/\"p-1\""}}), quick_read::needs_parsing);
+}
+
 TEST(conditional, lists_star_and_weak_tags_parse) {
     const tag_list star = parse({{"If-Match", "*"}});
     EXPECT_TRUE(star.present && star.any && !star.malformed);

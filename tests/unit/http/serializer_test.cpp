@@ -66,6 +66,36 @@ TEST(serializer, chunks_carry_their_size_in_hex_and_an_empty_piece_writes_nothin
     EXPECT_EQ(last_chunk, "0\r\n\r\n");
 }
 
+TEST(entity_tag, is_checked_when_set_and_written_by_the_serializer) {
+    entity_tag t;
+    EXPECT_TRUE(t.empty());
+    EXPECT_TRUE(t.assign("abc-1"));
+    EXPECT_EQ(t.value(), "\"abc-1\"");
+    EXPECT_TRUE(t.assign("abc-1", true));
+    EXPECT_EQ(t.value(), "W/\"abc-1\"");
+    for (const std::string_view bad : std::initializer_list<std::string_view>{
+             "a\"b", "a b", "a\r\nX: y", std::string_view("a\0b", 3), "a\x7f"}) {
+        EXPECT_FALSE(t.assign(bad)) << bad;
+        EXPECT_TRUE(t.empty());
+    }
+    EXPECT_TRUE(t.assign(std::string(entity_tag::max_opaque, 'x')));
+    EXPECT_FALSE(t.assign(std::string(entity_tag::max_opaque + 1, 'x')));
+    EXPECT_TRUE(t.assign("\x80obs-text"));
+
+    response r(200, "text/plain", "x");
+    ASSERT_TRUE(r.etag.assign("v-2"));
+    std::string out;
+    serialize_head(out, r, {}, "D", "s");
+    EXPECT_NE(out.find("\r\nETag: \"v-2\"\r\n"), std::string::npos) << out;
+    response nm;
+    nm.status = 304;
+    ASSERT_TRUE(nm.etag.assign("v-2"));
+    out.clear();
+    serialize_head(out, nm, {}, "D", "s");
+    EXPECT_NE(out.find("\r\nETag: \"v-2\"\r\n"), std::string::npos) << out;
+    EXPECT_EQ(out.find("Content-Length"), std::string::npos);
+}
+
 TEST(serializer, connection_header) {
     std::string out;
     serialize_head(out, response(200, "", ""), {false, false, 1}, "D", "s");
@@ -214,6 +244,17 @@ TEST(well_formed, refuses_a_stream_on_a_status_without_content) {
     response ok(200, "text/plain", "");
     ok.stream = std::make_unique<nothing_source>();
     EXPECT_TRUE(well_formed(ok, why)) << why;
+}
+
+TEST(well_formed, refuses_an_etag_header_beside_the_etag_field) {
+    response r(200, "text/plain", "x");
+    ASSERT_TRUE(r.etag.assign("a"));
+    r.headers.emplace_back("etag", "\"b\"");
+    std::string why;
+    EXPECT_FALSE(well_formed(r, why));
+    EXPECT_NE(why.find("repeats etag"), std::string::npos) << why;
+    r.etag.clear();
+    EXPECT_TRUE(well_formed(r, why)) << why;
 }
 
 TEST(well_formed, checks_content_type_and_status) {
