@@ -375,7 +375,7 @@ def main():
                 with open(f"/proc/{s.pid}/clear_refs", "w") as f:
                     f.write("5")  # VmHWM back to the current RSS
                 before_kib = status_kib(s.pid, "VmRSS")
-                reader = subprocess.Popen(["taskset", "-c", "1", sys.executable, os.path.join(HERE, "list_reader.py"),
+                reader = subprocess.Popen(["taskset", "-c", "1", "nice", "-n", "19", sys.executable, os.path.join(HERE, "list_reader.py"),
                                            str(s.port), str(a.seconds + 2)], stdout=subprocess.PIPE, text=True)
                 time.sleep(1)
                 beside = measure(s, conns=16, seconds=a.seconds)

@@ -16,7 +16,7 @@ constexpr std::size_t output_high_water = 256 * 1024; // stop parsing pipelined 
 // that stops reading pins this much plus one piece.
 constexpr std::size_t stream_low_water = 64 * 1024;
 // What one connection may stream in one loop iteration before the others get their turn.
-constexpr std::size_t stream_turn_budget = 256 * 1024;
+constexpr std::size_t stream_turn_budget = 64 * 1024;
 constexpr std::chrono::milliseconds linger_time{2000};
 constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::uint32_t interest = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;

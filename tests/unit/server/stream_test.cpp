@@ -297,8 +297,8 @@ TEST(stream, a_long_stream_yields_the_loop_after_its_budget_each_iteration) {
         [&] { return (body = dechunk(h.received(), used, malformed)).has_value() || malformed; },
         5000));
     EXPECT_EQ(*body, expected_body(600, 4096));
-    // 256 KiB per iteration and connection, plus the one piece that crossed it.
-    EXPECT_LE(log.max_bytes_in_one_iteration, 256u * 1024 + 4096);
+    // 64 KiB per iteration and connection, plus the one piece that crossed it.
+    EXPECT_LE(log.max_bytes_in_one_iteration, 64u * 1024 + 4096);
     EXPECT_GT(log.max_bytes_in_one_iteration, 0u);
 }
 
