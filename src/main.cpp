@@ -143,6 +143,7 @@ int main(int argc, char** argv) {
         }
         hs::store::memory_store store;
         hs::router routes;
+        api.max_item_bytes = opts.limits.max_body_bytes;
         hs::app::register_api(routes, store, api);
         hs::server srv(opts, std::move(routes));
         srv.start();

@@ -46,6 +46,7 @@ response item_response(store::item_result&& res, int ok_status, std::string_view
         return with_etag(problem(412, "the item changed since the ETag in If-Match (or matches "
                                       "If-None-Match): fetch it again, then retry"),
                          prefix, res.version);
+    case store::item_result::status::edit_refused: // only PATCH asks for it (see patch)
     case store::item_result::status::unavailable:
         break;
     }
@@ -394,13 +395,26 @@ void data_handlers::patch(const request& rq, const path_params& p, responder r) 
     if (!check_write(rq, p, r, true, patch_members, id, pre)) {
         return;
     }
+    const std::size_t max_members = options_.max_item_bytes;
     store_.modify(
         id,
-        [patch = std::move(patch_members)](std::string_view current) {
-            return merge_patch(current, patch);
+        [patch = std::move(patch_members),
+         max_members](std::string_view current) -> std::optional<std::string> {
+            std::string merged = merge_patch(current, patch);
+            // `{"id":N,` + members + `}` must stay within the limit a PUT has.
+            if (merged.size() + 32 > max_members) {
+                return std::nullopt;
+            }
+            return merged;
         },
         std::move(pre),
-        [this, r = std::move(r)](store::item_result res) mutable {
+        [this, r = std::move(r), max_members](store::item_result res) mutable {
+            if (res.what == store::item_result::status::edit_refused) {
+                r.send(problem(413, "the patched item would be larger than " +
+                                        std::to_string(max_members) +
+                                        " bytes (--max-body-bytes); nothing was changed"));
+                return;
+            }
             r.send(item_response(std::move(res), 200, store_.etag_prefix()));
         });
 }

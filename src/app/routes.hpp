@@ -9,6 +9,9 @@ namespace hs::app {
 struct api_options {
     json_limits json;
     bool require_if_match = false; ///< PUT, PATCH and DELETE without If-Match get 428
+    /// The largest stored item a PATCH may produce (413 past it); the body limit, so that a merge
+    /// never makes an item no PUT could have written.
+    std::size_t max_item_bytes = 1024 * 1024;
 };
 
 /// Adds every endpoint to \p r. The store must outlive the server that uses \p r.

@@ -3,6 +3,7 @@
 /// a networked database can complete later without blocking the caller's event loop. Every
 /// store implements it and passes the one conformance suite (tests/unit/store/conformance_test).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,7 @@ struct item_result {
         ok,
         not_found,
         precondition_failed, ///< the item exists, but the precondition did not hold
+        edit_refused,        ///< modify: the edit declined to produce new members
         unavailable          ///< the store cannot serve now (503)
     };
     status what = status::ok;
@@ -71,8 +73,11 @@ struct precondition {
 
 using item_callback = unique_function<void(item_result)>;
 using list_callback = unique_function<void(list_result)>;
-/// Maps an item's current members (without `"id"`, minified) to its new members.
-using member_edit = unique_function<std::string(std::string_view current_members)>;
+/// Maps an item's current members (without `"id"`, minified) to its new members, or declines
+/// (nullopt: nothing is written, the result is edit_refused). It may run more than once for one
+/// modify (a store may compute it outside its lock and retry when another write came first),
+/// so it must not have side effects.
+using member_edit = unique_function<std::optional<std::string>(std::string_view current_members)>;
 
 /// id -> JSON object, with a version per item.
 ///
@@ -98,8 +103,9 @@ public:
     /// Replaces an existing item's members; never creates one (not_found).
     virtual void replace(std::uint64_t id, std::string members, precondition pre,
                          item_callback done) = 0;
-    /// Rewrites an existing item's members with \p edit, run inside the atomic step (merge
-    /// patch: the edit sees exactly the version it replaces).
+    /// Rewrites an existing item's members with \p edit (merge patch). The result is written
+    /// only if the version the edit saw is still the current one, in the same atomic step as the
+    /// precondition check: the edit always sees exactly the version it replaces.
     virtual void modify(std::uint64_t id, member_edit edit, precondition pre,
                         item_callback done) = 0;
     virtual void remove(std::uint64_t id, precondition pre, item_callback done) = 0;

@@ -152,17 +152,41 @@ void memory_store::modify(std::uint64_t id, member_edit edit, precondition pre,
                           item_callback done) {
     item_result r;
     r.id = id;
-    {
-        std::unique_lock lock(mu_);
-        if (slot* s = find(id); s == nullptr) {
-            r.what = item_result::status::not_found;
-        } else if (!pre.holds(s->version)) {
-            r.what = item_result::status::precondition_failed;
-            r.version = s->version;
-        } else {
-            // The edit runs under the lock: it sees exactly the version it replaces.
-            store_version(*s, id, make_item(id, edit(item_members(s->json))), r);
+    // Optimistic: the edit (a merge, linear in the item's size) runs outside the lock, on a copy
+    // of the version it read; the write commits only if that version is still current, else
+    // it starts again from the new one. Every other worker keeps reading and writing meanwhile.
+    for (;;) {
+        std::string current;
+        std::uint64_t seen = 0;
+        {
+            std::shared_lock lock(mu_);
+            const slot* s = find(id);
+            if (s == nullptr) {
+                r.what = item_result::status::not_found;
+                break;
+            }
+            if (!pre.holds(s->version)) {
+                r.what = item_result::status::precondition_failed;
+                r.version = s->version;
+                break;
+            }
+            current = std::string(item_members(s->json));
+            seen = s->version;
         }
+        std::optional<std::string> members = edit(current);
+        if (!members) {
+            r.what = item_result::status::edit_refused;
+            r.version = seen;
+            break;
+        }
+        std::string next = make_item(id, *members);
+        std::unique_lock lock(mu_);
+        slot* s = find(id);
+        if (s == nullptr || s->version != seen) {
+            continue; // removed or rewritten since: judge the precondition and edit again
+        }
+        store_version(*s, id, std::move(next), r);
+        break;
     }
     done(std::move(r));
 }

@@ -151,6 +151,23 @@ TEST_F(conditional, patch_merges_keeps_bytes_and_ignores_an_id) {
     EXPECT_EQ(call("GET", "/data/1").body, r.body);
 }
 
+TEST_F(conditional,
+       a_patch_that_would_grow_the_item_past_the_body_limit_is_413_and_changes_nothing) {
+    start({"--max-body-bytes", "200"});
+    const std::string body = R"({"text":")" + std::string(120, 'a') + R"("})";
+    ASSERT_EQ(call("POST", "/data", body).status, 201);
+    const std::string patch_body = R"({"more":")" + std::string(120, 'b') + R"("})";
+    const auto big = patch("/data/1", patch_body);
+    EXPECT_EQ(big.status, 413);
+    EXPECT_EQ(big.header("Content-Type"), "application/problem+json");
+    EXPECT_NE(big.body.find("nothing was changed"), std::string::npos) << big.body;
+    const auto now = call("GET", "/data/1");
+    EXPECT_EQ(now.status, 200);
+    EXPECT_EQ(now.body, R"({"id":1,"text":")" + std::string(120, 'a') + R"("})");
+    EXPECT_EQ(now.header("ETag"), etag("/data/1"));
+    EXPECT_EQ(patch("/data/1", R"({"text":"short"})").status, 200); // still served
+}
+
 TEST_F(conditional, patch_refuses_other_types_with_accept_patch_and_non_objects_with_400) {
     call("POST", "/data", R"({"a":1})");
     for (const char* type : {"application/json", "text/plain", ""}) {

@@ -185,6 +185,57 @@ TYPED_TEST(store_conformance, modify_edits_the_current_members_atomically) {
               st::not_found);
 }
 
+TYPED_TEST(store_conformance, a_declined_edit_writes_nothing) {
+    this->create(R"("n":1)");
+    const item_result r = this->modify(
+        1, [](std::string_view) -> std::optional<std::string> { return std::nullopt; });
+    EXPECT_EQ(r.what, st::edit_refused);
+    const item_result now = this->get(1);
+    EXPECT_EQ(now.version, 1u);
+    EXPECT_EQ(now.json, R"({"id":1,"n":1})");
+}
+
+TYPED_TEST(store_conformance, concurrent_modifies_and_replaces_lose_no_edit) {
+    // Eight threads increment "n" through modify while two others rewrite "other" with replace
+    // (keeping n): every increment lands once, whatever the store retries.
+    this->create(R"("n":0,"other":0)");
+    constexpr int threads = 8;
+    constexpr int each = 50;
+    auto bump = [](std::string_view cur) -> std::optional<std::string> {
+        const auto at = cur.find("\"n\":") + 4;
+        const auto end = cur.find(',', at);
+        const int n = std::stoi(std::string(cur.substr(at, end - at)));
+        return "\"n\":" + std::to_string(n + 1) + std::string(cur.substr(end));
+    };
+    std::vector<std::thread> ts;
+    for (int t = 0; t < threads; ++t) {
+        ts.emplace_back([&] {
+            for (int i = 0; i < each; ++i) {
+                EXPECT_EQ(this->modify(1, bump).what, st::ok);
+            }
+        });
+    }
+    for (int t = 0; t < 2; ++t) {
+        ts.emplace_back([&, t] {
+            for (int i = 0; i < each; ++i) {
+                // A blind rewrite of "other" through modify too: replace would drop n's count.
+                this->modify(1, [t, i](std::string_view cur) -> std::optional<std::string> {
+                    const auto at = cur.find(",\"other\":");
+                    return std::string(cur.substr(0, at)) +
+                           ",\"other\":" + std::to_string(t * 1000 + i);
+                });
+            }
+        });
+    }
+    for (auto& th : ts) {
+        th.join();
+    }
+    const item_result r = this->get(1);
+    EXPECT_NE(r.json.find("\"n\":" + std::to_string(threads * each) + ","), std::string::npos)
+        << r.json;
+    EXPECT_EQ(r.version, 1u + threads * each + 2 * each);
+}
+
 TYPED_TEST(store_conformance, removed_ids_are_gone_and_never_reused) {
     this->create("");
     this->create("");
