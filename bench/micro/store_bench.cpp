@@ -47,7 +47,7 @@ void BM_list_10k(benchmark::State& state) {
     auto& s = filled(10000);
     for (auto _ : state) {
         for (std::uint64_t after = 0; after < 10000; after += 1000) {
-            s.list(after, 1000,
+            s.list(after, 1000, SIZE_MAX,
                    [](hs::store::list_result r) { benchmark::DoNotOptimize(r.items.data()); });
         }
     }

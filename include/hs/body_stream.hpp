@@ -74,7 +74,10 @@ private:
 };
 
 /// Produces a streamed body. Owned by the engine from the moment the response is handed over;
-/// destroyed on any thread once no piece is outstanding.
+/// destroyed on any thread once no piece is outstanding. Keep the channel in the work that will
+/// answer (a store's callback), never in the source itself: the engine frees the source only
+/// after the channel has been used, so a source holding its own channel would never be freed
+/// once its client left.
 class body_source {
 public:
     virtual ~body_source() = default;

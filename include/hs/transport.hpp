@@ -41,6 +41,9 @@ public:
     virtual void set_nodelay() noexcept = 0;
     /// Releases the descriptor (closing it removes it from every epoll set).
     virtual void close() noexcept = 0;
+    /// Closes abortively, so the peer sees an error rather than a clean end of stream (TCP RST):
+    /// for a close-delimited body that could not be completed.
+    virtual void reset() noexcept = 0;
 };
 
 /// Wraps an accepted socket in a transport. The server's default builds plain TCP; TLS (and a

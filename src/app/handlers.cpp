@@ -143,48 +143,43 @@ void append_items(std::string& out, const std::vector<store::item>& items, bool&
     }
 }
 
-/// A streamed listing's pieces are one store page each, of about this size: the page size
-/// follows the items' sizes (one item per page at least, max_page at most).
+/// A streamed listing's pieces are one store page each: up to max_page items and about this
+/// many bytes (the store stops after the item that reaches it).
 constexpr std::size_t piece_bytes = 32 * 1024;
 constexpr std::size_t first_page = 64; // a small store is one page: a plain, sized response
-
-std::size_t page_for(const std::string& piece, std::size_t items) {
-    const std::size_t average =
-        std::max<std::size_t>(1, piece.size() / std::max<std::size_t>(1, items));
-    return std::clamp<std::size_t>(piece_bytes / average, 1, max_page);
-}
+/// An explicit page (`?limit=`) stops at this many bytes too (fewer items, with its Link).
+constexpr std::size_t max_page_bytes = 4 * 1024 * 1024;
 
 /// The rest of a `GET /data` walk after its first page: one store page per piece, asked for
 /// only when the connection has room for it, and no lock held across pages.
 class list_stream final : public body_source {
 public:
-    list_stream(store::document_store& s, std::uint64_t after, std::size_t page)
-        : store_(s), after_(after), page_(page) {}
+    list_stream(store::document_store& s, std::uint64_t after) : store_(s), after_(after) {}
 
     void produce(piece_channel next) override {
-        store_.list(after_, page_, [this, next = std::move(next)](store::list_result page) mutable {
-            if (page.what != store::item_result::status::ok) {
-                next.fail(); // the head (200) is out: the body is cut off, never faked whole
-                return;
-            }
-            std::string piece;
-            bool first = false;
-            append_items(piece, page.items, first);
-            if (page.more && !page.items.empty()) {
-                after_ = page.items.back().id;
-                page_ = page_for(piece, page.items.size());
-                next.more(std::move(piece)); // the last use of this object (see piece_channel)
-                return;
-            }
-            piece += ']';
-            next.last(std::move(piece));
-        });
+        store_.list(
+            after_, max_page, piece_bytes,
+            [this, next = std::move(next)](store::list_result page) mutable {
+                if (page.what != store::item_result::status::ok) {
+                    next.fail(); // the head (200) is out: the body is cut off, never faked whole
+                    return;
+                }
+                std::string piece;
+                bool first = false;
+                append_items(piece, page.items, first);
+                if (page.more && !page.items.empty()) {
+                    after_ = page.items.back().id;
+                    next.more(std::move(piece)); // the last use of this object (see piece_channel)
+                    return;
+                }
+                piece += ']';
+                next.last(std::move(piece));
+            });
     }
 
 private:
     store::document_store& store_;
     std::uint64_t after_;
-    std::size_t page_;
 };
 
 } // namespace
@@ -242,24 +237,24 @@ void data_handlers::list(const request& rq, const path_params&, responder r) con
     if (!limit_text) {
         // The first page answers here (503 while nothing is sent yet); a store larger than it is
         // streamed after it.
-        store_.list(after, first_page, [this, r = std::move(r)](store::list_result page) mutable {
-            if (page.what != store::item_result::status::ok) {
-                r.send(unavailable());
-                return;
-            }
-            std::string out = "[";
-            bool first = true;
-            append_items(out, page.items, first);
-            if (!page.more || page.items.empty()) {
-                out += ']';
-                r.send(response(200, std::string(json_type), std::move(out)));
-                return;
-            }
-            const std::size_t next_page = page_for(out, page.items.size());
-            response res(200, std::string(json_type), std::move(out));
-            res.stream = std::make_unique<list_stream>(store_, page.items.back().id, next_page);
-            r.send(std::move(res));
-        });
+        store_.list(after, first_page, piece_bytes,
+                    [this, r = std::move(r)](store::list_result page) mutable {
+                        if (page.what != store::item_result::status::ok) {
+                            r.send(unavailable());
+                            return;
+                        }
+                        std::string out = "[";
+                        bool first = true;
+                        append_items(out, page.items, first);
+                        if (!page.more || page.items.empty()) {
+                            out += ']';
+                            r.send(response(200, std::string(json_type), std::move(out)));
+                            return;
+                        }
+                        response res(200, std::string(json_type), std::move(out));
+                        res.stream = std::make_unique<list_stream>(store_, page.items.back().id);
+                        r.send(std::move(res));
+                    });
         return;
     }
     const auto limit = canonical_decimal(*limit_text, max_page);
@@ -267,23 +262,24 @@ void data_handlers::list(const request& rq, const path_params&, responder r) con
         r.send(problem(400, "'limit' must be a decimal number from 1 to 1000"));
         return;
     }
-    store_.list(after, *limit, [r = std::move(r), n = *limit](store::list_result page) mutable {
-        if (page.what != store::item_result::status::ok) {
-            r.send(unavailable());
-            return;
-        }
-        std::string out = "[";
-        bool first = true;
-        append_items(out, page.items, first);
-        out += ']';
-        response res(200, std::string(json_type), std::move(out));
-        if (page.more && !page.items.empty()) {
-            res.headers.emplace_back("Link", "</data?limit=" + std::to_string(n) +
-                                                 "&after=" + std::to_string(page.items.back().id) +
-                                                 ">; rel=\"next\"");
-        }
-        r.send(std::move(res));
-    });
+    store_.list(after, *limit, max_page_bytes,
+                [r = std::move(r), n = *limit](store::list_result page) mutable {
+                    if (page.what != store::item_result::status::ok) {
+                        r.send(unavailable());
+                        return;
+                    }
+                    std::string out = "[";
+                    bool first = true;
+                    append_items(out, page.items, first);
+                    out += ']';
+                    response res(200, std::string(json_type), std::move(out));
+                    if (page.more && !page.items.empty()) {
+                        res.headers.emplace_back(
+                            "Link", "</data?limit=" + std::to_string(n) + "&after=" +
+                                        std::to_string(page.items.back().id) + ">; rel=\"next\"");
+                    }
+                    r.send(std::move(res));
+                });
 }
 
 void data_handlers::get(const request& rq, const path_params& p, responder r) const {

@@ -61,6 +61,14 @@ public:
         ::setsockopt(sock_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
 
+    void reset() noexcept override {
+        if (sock_ >= 0) {
+            const linger abortive{1, 0};
+            ::setsockopt(sock_, SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive);
+            close();
+        }
+    }
+
     void close() noexcept override {
         if (sock_ >= 0) {
             ::close(sock_);

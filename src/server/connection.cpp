@@ -386,7 +386,14 @@ void connection::pump() {
     }
     while (state_ == state::stream && !awaiting_piece_) {
         if (unsent() >= stream_low_water) {
-            return; // the client reads slowly: EPOLLOUT brings us back (flush's stall timer runs)
+            if (!writable_) {
+                return; // the client reads slowly: EPOLLOUT brings us back (stall timer runs)
+            }
+            flush(); // not tried since it grew (a head with a large first piece)
+            if (closed() || unsent() >= stream_low_water) {
+                return;
+            }
+            continue;
         }
         if (stream_budget_ == 0) {
             if (!resume_queued_) {
@@ -416,14 +423,16 @@ void connection::take_piece(stream_piece&& p) {
     ensure_output();
     if (p.kind == piece_sink::kind::failed) {
         // Cut off: no last chunk, and the connection closes after what is queued, so the client
-        // cannot take the truncated body for a whole one.
-        log_request(stream_status_, streamed_bytes_);
-        ex_->stream.reset();
-        let_go_of_exchange();
-        state_ = state::closing;
-        linger_after_write_ = true;
-        flush();
+        // cannot take the truncated body for a whole one. The source is freed with the exchange
+        // (a piece may still be outstanding, see worker::produce).
+        cut_stream();
         return;
+    }
+    if (out_pos_ > 0) {
+        // A reader that takes a little at a time: drop what it took (less than the low-water
+        // mark is moved) so the buffer stays bounded instead of holding the whole body.
+        out_.erase(0, out_pos_);
+        out_pos_ = 0;
     }
     if (stream_chunked_) {
         http::append_chunk(out_, p.bytes);
@@ -440,6 +449,19 @@ void connection::take_piece(stream_piece&& p) {
         log_request(stream_status_, streamed_bytes_);
         end_exchange(stream_keep_alive_ && !draining_ && !w_.stopping());
     }
+    flush();
+}
+
+void connection::cut_stream() {
+    log_request(stream_status_, streamed_bytes_);
+    state_ = state::closing; // close() logs nothing more
+    let_go_of_exchange();
+    if (!stream_chunked_) {
+        // A close-delimited body (HTTP/1.0) would look complete after a FIN: reset instead.
+        close(true);
+        return;
+    }
+    linger_after_write_ = true;
     flush();
 }
 
@@ -681,9 +703,8 @@ void connection::on_read_timer() {
             return;
         }
         case deadline::piece:
-            // The body's source did not answer in time: cut the body off (see take_piece).
-            log_request(stream_status_, streamed_bytes_);
-            close();
+            // The body's source did not answer in time: cut the body off.
+            cut_stream();
             return;
         case deadline::none:
             return;
@@ -716,9 +737,19 @@ void connection::drain() noexcept {
     }
 }
 
-void connection::close() noexcept {
+void connection::close(bool abortive) noexcept {
     if (state_ == state::closed) {
         return;
+    }
+    if (state_ == state::stream) {
+        // The client left mid-body (reset, stall, shutdown deadline): its line still counts.
+        try {
+            log_request(stream_status_, streamed_bytes_);
+        } catch (...) {
+        }
+        if (!stream_chunked_) {
+            abortive = true;
+        }
     }
     state_ = state::closed;
     read_timer_.cancel();
@@ -732,7 +763,11 @@ void connection::close() noexcept {
         // the registration alive if a forked child still holds the descriptor.
         w_.loop().remove(io_->fd(), *this);
     }
-    io_->close();
+    if (abortive) {
+        io_->reset();
+    } else {
+        io_->close();
+    }
     let_go_of_exchange();
     w_.release_output(std::move(out_));
     out_ = std::string();

@@ -67,6 +67,8 @@ public:
     state current() const noexcept { return state_; }
     bool closed() const noexcept { return state_ == state::closed; }
     std::size_t index() const noexcept { return index_; }
+    /// Bytes held in the output buffer, sent or not (for tests of its bounds).
+    std::size_t output_buffered() const noexcept { return out_.size(); }
     void set_index(std::size_t i) noexcept { index_ = i; }
 
 private:
@@ -101,7 +103,10 @@ private:
     /// A pooled output buffer when out_ is empty and small (before writing into it).
     void ensure_output();
     void after_flush();
-    void close() noexcept;
+    /// \p abortive: reset (RST) instead of a clean close.
+    void close(bool abortive = false) noexcept;
+    /// Ends a streamed body that cannot be completed: logged, then closed without its end.
+    void cut_stream();
     void arm(deadline d, std::chrono::milliseconds after) noexcept;
     /// A head's first byte is here: its deadline (and the log's clock) start now.
     void head_started() noexcept;

@@ -123,9 +123,10 @@ std::optional<stream_piece> worker::produce(exchange& ex) {
     try {
         ex.stream->produce(piece_channel(&ex));
     } catch (...) {
-        // The channel, if it was not moved on, failed the body during the unwinding; if it was,
-        // whatever it brings later finds the body already ended.
-        if (!immediate_piece_) {
+        // A broken source ends its body, whatever it handed over first. If it moved its channel
+        // on, the piece that comes later finds the body already ended; the source itself lives
+        // until then (the exchange frees it once no piece is outstanding).
+        if (!immediate_piece_ || immediate_piece_->kind == piece_sink::kind::more) {
             immediate_piece_ = stream_piece{{}, piece_sink::kind::failed};
         }
     }
@@ -146,6 +147,22 @@ void worker::on_piece(exchange& ex, connection* waiting, stream_piece&& p) noexc
 
 void worker::resume_later(connection& c) {
     resume_.push_back(&c);
+    if (resume_.size() == 1) {
+        // One task for all of them, through the mailbox: it runs in the next iteration, after
+        // the descriptors ready by then, inside the loop (so pieces produced there are caught at
+        // once, and loop::current() holds).
+        loop_.post([this] { run_resumes(); });
+    }
+}
+
+void worker::run_resumes() noexcept {
+    // Connections closed since they asked took themselves off; the ones closed while these run
+    // are still alive (retired, not yet freed) and say so.
+    resuming_.swap(resume_);
+    for (connection* c : resuming_) {
+        c->resume_stream();
+    }
+    resuming_.clear();
 }
 
 void worker::cancel_resume(connection& c) noexcept {
@@ -201,16 +218,7 @@ void worker::start_drain() {
 }
 
 void worker::turn(int max_wait_ms) {
-    loop_.run_once(resume_.empty() ? max_wait_ms : 0);
-    if (!resume_.empty()) {
-        // Connections closed since they asked took themselves off; the ones closed while these
-        // run are still alive (retired, not yet freed) and say so.
-        resuming_.swap(resume_);
-        for (connection* c : resuming_) {
-            c->resume_stream();
-        }
-        resuming_.clear();
-    }
+    loop_.run_once(max_wait_ms);
     free_retired();
     acceptor_.free_dead();
     log_.maybe_submit(loop_.now_ms());

@@ -103,6 +103,7 @@ public:
     void resume_later(connection& c);
     /// \p c is closing: forget a resume it asked for.
     void cancel_resume(connection& c) noexcept;
+    void run_resumes() noexcept;
     /// A responder or piece channel finished (loop thread): one outstanding answer fewer.
     void answered() noexcept { --outstanding_; }
     /// A responder's answer for \p ex, whose connection was \p waiting (null: gone).

@@ -89,8 +89,9 @@ using member_edit = unique_function<std::optional<std::string>(std::string_view 
 ///   validated and minified ("" for an empty object); the store puts `"id":N` first;
 /// - replace, modify and remove check the precondition and write in one atomic step: of two
 ///   writers holding the same version, exactly one succeeds;
-/// - list(after, limit) yields at most `limit` items with id > after in ascending id order,
-///   and `more` when an item with a higher id exists; it never holds a lock across pages;
+/// - list(after, limit, max_bytes) yields at most `limit` items with id > after in ascending id
+///   order, stopping after the item that reaches `max_bytes` of text, and `more` when an item
+///   with a higher id exists; it never holds a lock across pages;
 /// - operations are linearizable: once `done` ran for a write, every later read sees it;
 /// - every `done` has run before the server that issued the operation is destroyed: a store
 ///   that completes later must drain its in-flight operations in its own shutdown.
@@ -99,7 +100,11 @@ public:
     virtual ~document_store() = default;
     virtual void create(std::string members, item_callback done) = 0;
     virtual void get(std::uint64_t id, item_callback done) = 0;
-    virtual void list(std::uint64_t after, std::size_t limit, list_callback done) = 0;
+    /// At most \p limit items after \p after, and no item past the one that brings the page's
+    /// text to \p max_bytes or more (a page holds one item at least): a streamed listing's
+    /// pieces stay bounded whatever the items' sizes.
+    virtual void list(std::uint64_t after, std::size_t limit, std::size_t max_bytes,
+                      list_callback done) = 0;
     /// Replaces an existing item's members; never creates one (not_found).
     virtual void replace(std::uint64_t id, std::string members, precondition pre,
                          item_callback done) = 0;

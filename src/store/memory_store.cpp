@@ -90,12 +90,14 @@ void memory_store::get(std::uint64_t id, item_callback done) {
     done(std::move(r));
 }
 
-void memory_store::list(std::uint64_t after, std::size_t limit, list_callback done) {
+void memory_store::list(std::uint64_t after, std::size_t limit, std::size_t max_bytes,
+                        list_callback done) {
     list_result out;
     {
         std::shared_lock lock(mu_);
         std::uint64_t id = after + 1;
-        while (id < next_id_ && out.items.size() < limit) {
+        std::size_t bytes = 0;
+        while (id < next_id_ && out.items.size() < limit && bytes < max_bytes) {
             const std::size_t b = static_cast<std::size_t>((id - 1) >> block_bits);
             if (blocks_[b] == nullptr || blocks_[b]->live == 0) {
                 id = (static_cast<std::uint64_t>(b) + 1) * block_size + 1; // next block
@@ -104,6 +106,7 @@ void memory_store::list(std::uint64_t after, std::size_t limit, list_callback do
             const slot& s = blocks_[b]->slots[(id - 1) & (block_size - 1)];
             if (!s.json.empty()) {
                 out.items.push_back({id, s.version, s.json});
+                bytes += s.json.size();
             }
             ++id;
         }

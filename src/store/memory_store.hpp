@@ -21,7 +21,8 @@ public:
 
     void create(std::string members, item_callback done) override;
     void get(std::uint64_t id, item_callback done) override;
-    void list(std::uint64_t after, std::size_t limit, list_callback done) override;
+    void list(std::uint64_t after, std::size_t limit, std::size_t max_bytes,
+              list_callback done) override;
     void replace(std::uint64_t id, std::string members, precondition pre,
                  item_callback done) override;
     void modify(std::uint64_t id, member_edit edit, precondition pre, item_callback done) override;

@@ -358,6 +358,7 @@ private:
         void shutdown_write() noexcept override { inner_->shutdown_write(); }
         void set_nodelay() noexcept override { inner_->set_nodelay(); }
         void close() noexcept override { inner_->close(); }
+        void reset() noexcept override { inner_->reset(); }
 
     private:
         std::unique_ptr<net::transport> inner_;

@@ -11,7 +11,11 @@
 #include <thread>
 #include <vector>
 
+#include <poll.h>
+
+#include "e2e/server_process.hpp"
 #include "hs/body_stream.hpp"
+#include "hs/server.hpp"
 #include "support/connection_harness.hpp"
 
 namespace hs::test {
@@ -27,6 +31,7 @@ struct stream_log {
     std::size_t produced_bytes = 0;
     std::size_t destroyed = 0;
     std::size_t max_bytes_in_one_iteration = 0;
+    std::size_t outside_the_loop = 0; ///< produce calls where loop::current() was not the loop
     std::uint64_t iteration = ~std::uint64_t{0};
     std::size_t bytes_this_iteration = 0;
     std::vector<piece_channel> parked; ///< channels a silent source kept
@@ -56,7 +61,7 @@ struct stream_log {
     }
 };
 
-enum class ending { last, fail, throws, silent };
+enum class ending { last, fail, throws, silent, handoff_throws };
 
 /// `pieces` pieces of `size` bytes of one letter each ('a', 'b', ...), then the ending.
 class test_source final : public body_source {
@@ -70,6 +75,10 @@ public:
     }
 
     void produce(piece_channel next) override {
+        if (loop_ != nullptr && net::loop::current() != loop_) {
+            std::lock_guard lock(log_.mu);
+            ++log_.outside_the_loop;
+        }
         if (sent_ == pieces_) {
             switch (how_) {
             case ending::last:
@@ -84,6 +93,13 @@ public:
                 std::lock_guard lock(log_.mu);
                 log_.parked.push_back(std::move(next));
                 return;
+            }
+            case ending::handoff_throws: {
+                {
+                    std::lock_guard lock(log_.mu);
+                    log_.parked.push_back(std::move(next)); // handed on, then it breaks
+                }
+                throw std::runtime_error("the source broke after handing its channel on");
             }
             }
         }
@@ -130,11 +146,15 @@ router stream_routes(stream_log& log) {
             return std::string(rest.substr(0, rest.find('&')));
         };
         const std::string end = param("end", "last");
-        const ending how = end == "fail"     ? ending::fail
-                           : end == "throws" ? ending::throws
-                           : end == "silent" ? ending::silent
-                                             : ending::last;
-        response res(200, "text/plain", "<");
+        const ending how = end == "fail"             ? ending::fail
+                           : end == "throws"         ? ending::throws
+                           : end == "silent"         ? ending::silent
+                           : end == "handoff_throws" ? ending::handoff_throws
+                                                     : ending::last;
+        response res(200, "text/plain", param("first", "<"));
+        if (res.body == "big") {
+            res.body = std::string(100 * 1024, '<'); // a first piece past the low-water mark
+        }
         res.stream = std::make_unique<test_source>(
             log, &rq.worker->loop, std::stoul(param("n", "3")), std::stoul(param("size", "5")), how,
             param("afar", "0") == "1");
@@ -181,8 +201,8 @@ std::optional<std::string> dechunk(std::string_view bytes, std::size_t& used, bo
     }
 }
 
-std::string expected_body(std::size_t pieces, std::size_t size) {
-    std::string b = "<";
+std::string expected_body(std::size_t pieces, std::size_t size, std::string first = "<") {
+    std::string b = std::move(first);
     for (std::size_t i = 0; i < pieces; ++i) {
         b.append(size, static_cast<char>('a' + i % 26));
     }
@@ -300,6 +320,8 @@ TEST(stream, a_long_stream_yields_the_loop_after_its_budget_each_iteration) {
     // 64 KiB per iteration and connection, plus the one piece that crossed it.
     EXPECT_LE(log.max_bytes_in_one_iteration, 64u * 1024 + 4096);
     EXPECT_GT(log.max_bytes_in_one_iteration, 0u);
+    // Resumed pieces are asked for inside the loop's iteration too (caught at once, no post).
+    EXPECT_EQ(log.outside_the_loop, 0u);
 }
 
 TEST(stream, a_failing_source_cuts_the_body_off_and_closes) {
@@ -344,7 +366,8 @@ TEST(stream, a_source_that_never_answers_is_cut_off_at_the_handler_timeout) {
     ASSERT_TRUE(h.turn_until([&] { return h.eof(); }));
     EXPECT_NE(h.received().find("3\r\naaa\r\n"), std::string::npos);
     EXPECT_EQ(h.received().find("0\r\n\r\n"), std::string::npos);
-    EXPECT_EQ(h.open_connections(), 0u);
+    h.shutdown_write(); // ends the lingering close
+    ASSERT_TRUE(h.turn_until([&] { return h.open_connections() == 0; }));
     // The source outlives the connection while its channel is out; a late piece is dropped.
     EXPECT_EQ(log.destroyed, 0u);
     ASSERT_EQ(log.parked.size(), 1u);
@@ -406,6 +429,149 @@ TEST(stream, a_stream_on_a_bodiless_status_is_refused_with_500) {
     ASSERT_TRUE(h.turn_until([&] { return count_responses(h.received()) == 1; }));
     EXPECT_EQ(h.received().rfind("HTTP/1.1 500 ", 0), 0u) << h.received();
     EXPECT_NE(h.received().find("a streamed body on status 204"), std::string::npos);
+}
+
+TEST(stream, a_slow_but_steady_reader_keeps_the_output_buffer_bounded) {
+    // Each write frees less than is unsent: without compaction the buffer would hold the whole
+    // body (here 3.2 MB).
+    stream_log log;
+    connection_harness h(stream_routes(log));
+    ASSERT_TRUE(h.connect(8 * 1024));
+    h.send("GET /stream?n=400&size=8192 HTTP/1.1\r\nHost: t\r\n\r\n");
+    std::size_t max_buffered = 0;
+    std::string got;
+    char buf[3000];
+    for (int i = 0; i < 20000 && got.find("\r\n0\r\n\r\n") == std::string::npos; ++i) {
+        h.turn(1, 1);
+        const ssize_t n = ::recv(h.client_fd(), buf, sizeof buf, 0);
+        if (n > 0) {
+            got.append(buf, static_cast<std::size_t>(n));
+        }
+        const auto& conns = h.worker().connections();
+        if (!conns.empty()) {
+            max_buffered = std::max(max_buffered, conns.front()->output_buffered());
+        }
+    }
+    std::size_t used = 0;
+    bool malformed = false;
+    const auto body = dechunk(got, used, malformed);
+    ASSERT_TRUE(body) << "incomplete after the turns";
+    EXPECT_EQ(*body, expected_body(400, 8192));
+    EXPECT_LT(max_buffered, 64u * 1024 + 2 * 8192 + 1024);
+}
+
+TEST(stream, a_source_that_throws_after_handing_its_channel_on_lives_until_it_answers) {
+    stream_log log;
+    connection_harness h(stream_routes(log));
+    ASSERT_TRUE(h.connect());
+    h.send("GET /stream?n=1&size=3&end=handoff_throws HTTP/1.1\r\nHost: t\r\n\r\n");
+    h.shutdown_write();
+    ASSERT_TRUE(h.turn_until([&] { return h.open_connections() == 0; }));
+    EXPECT_EQ(h.received().find("0\r\n\r\n"), std::string::npos); // cut off
+    EXPECT_EQ(log.destroyed, 0u) << "freed while its channel was still out";
+    ASSERT_EQ(log.parked.size(), 1u);
+    log.parked.front().more("late"); // the work it handed on answers: dropped, then freed
+    h.turn(2);
+    EXPECT_EQ(log.destroyed, 1u);
+}
+
+/// One line per request, kept for the test.
+class line_sink final : public access_log_sink {
+public:
+    void submit(std::string&& lines) override {
+        std::lock_guard lock(mu_);
+        text_ += lines;
+    }
+    bool flush(std::chrono::steady_clock::time_point) override { return true; }
+    std::string text() {
+        std::lock_guard lock(mu_);
+        return text_;
+    }
+
+private:
+    std::mutex mu_;
+    std::string text_;
+};
+
+TEST(stream, every_streamed_request_is_logged_once_however_it_ends) {
+    stream_log log;
+    line_sink sink;
+    {
+        connection_harness h(stream_routes(log), {}, &sink);
+        ASSERT_TRUE(h.connect(8 * 1024));
+        // Complete, then cut off by the source, on one connection.
+        h.send("GET /stream?n=2&size=3 HTTP/1.1\r\nHost: t\r\n\r\n"
+               "GET /stream?n=1&size=3&end=fail HTTP/1.1\r\nHost: t\r\n\r\n");
+        ASSERT_TRUE(h.turn_until([&] {
+            if (!h.eof()) {
+                h.shutdown_write();
+            }
+            return h.open_connections() == 0;
+        }));
+        // A client that leaves mid-body (a long body into a small buffer, never read).
+        ASSERT_TRUE(h.connect(8 * 1024));
+        h.send("GET /stream?n=400&size=8192 HTTP/1.1\r\nHost: t\r\n\r\n");
+        h.turn(20, 1);
+        ::shutdown(h.client_fd(), SHUT_RDWR);
+        ASSERT_TRUE(h.turn_until([&] { return h.open_connections() == 0; }));
+        h.turn(15, 10); // log lines are handed over every 100 ms
+    }
+    const std::string lines = sink.text();
+    std::size_t count = 0;
+    for (std::size_t p = lines.find("GET /stream"); p != std::string::npos;
+         p = lines.find("GET /stream", p + 1)) {
+        ++count;
+    }
+    EXPECT_EQ(count, 3u) << lines;
+    EXPECT_NE(lines.find("\" 200 7 "), std::string::npos) << lines; // "<" + 2 x 3 bytes
+}
+
+TEST(stream, a_large_first_piece_on_a_registered_connection_does_not_stall) {
+    // The head and a first piece past the low-water mark, on a connection already registered
+    // with epoll (its second request) and a real TCP socket: the stream must go on after the
+    // write drains without a fresh EPOLLOUT edge.
+    stream_log log;
+    server_options o;
+    o.port = 0;
+    o.threads = 1;
+    server s(o, stream_routes(log));
+    s.start();
+    client c(s.port());
+    ASSERT_TRUE(c.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+    ASSERT_TRUE(c.read_response());
+    ASSERT_TRUE(c.send("GET /stream?n=3&size=5&first=big HTTP/1.1\r\nHost: t\r\n\r\n"));
+    const auto r = c.read_response(5s);
+    ASSERT_TRUE(r) << "the stream stalled after its first piece";
+    EXPECT_EQ(r->body, expected_body(3, 5, std::string(100 * 1024, '<')));
+    s.stop();
+}
+
+TEST(stream, a_close_delimited_body_that_cannot_finish_ends_with_a_reset) {
+    // HTTP/1.0 has no last chunk: a clean FIN would make the cut-off body look whole.
+    stream_log log;
+    server_options o;
+    o.port = 0;
+    o.threads = 1;
+    server s(o, stream_routes(log));
+    s.start();
+    client c(s.port());
+    ASSERT_TRUE(c.send("GET /stream?n=2&size=3&end=fail HTTP/1.0\r\n\r\n"));
+    std::string got;
+    int last_errno = 0;
+    for (;;) {
+        pollfd p{c.fd(), POLLIN, 0};
+        ASSERT_GT(::poll(&p, 1, 5000), 0) << "no end within 5 s";
+        char buf[4096];
+        const ssize_t n = ::recv(c.fd(), buf, sizeof buf, 0);
+        if (n > 0) {
+            got.append(buf, static_cast<std::size_t>(n));
+            continue;
+        }
+        last_errno = n < 0 ? errno : 0;
+        break;
+    }
+    EXPECT_EQ(last_errno, ECONNRESET) << "ended with a clean EOF after: " << got;
+    s.stop();
 }
 
 } // namespace

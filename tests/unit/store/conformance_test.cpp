@@ -74,9 +74,9 @@ protected:
         s->get(id, w.callback());
         return w.get();
     }
-    list_result list(std::uint64_t after, std::size_t limit) {
+    list_result list(std::uint64_t after, std::size_t limit, std::size_t max_bytes = SIZE_MAX) {
         waiter<list_result> w;
-        s->list(after, limit, w.callback());
+        s->list(after, limit, max_bytes, w.callback());
         return w.get();
     }
     item_result replace(std::uint64_t id, std::string members, precondition p = any()) {
@@ -273,6 +273,17 @@ TYPED_TEST(store_conformance, range_reads_at_the_edges) {
     const list_result exact = this->list(0, 8);
     EXPECT_EQ(exact.items.size(), 8u);
     EXPECT_FALSE(exact.more);
+}
+
+TYPED_TEST(store_conformance, a_page_stops_after_the_item_that_reaches_its_byte_budget) {
+    this->create(R"("t":"aaaaaaaaaa")"); // {"id":1,"t":"aaaaaaaaaa"}: 25 bytes
+    this->create(R"("t":"b")");
+    this->create(R"("t":"c")");
+    EXPECT_EQ(this->ids(this->list(0, 100, 1)), (std::vector<std::uint64_t>{1})); // one at least
+    EXPECT_TRUE(this->list(0, 100, 1).more);
+    EXPECT_EQ(this->ids(this->list(0, 100, 26)), (std::vector<std::uint64_t>{1, 2}));
+    EXPECT_EQ(this->ids(this->list(1, 100, 1000)), (std::vector<std::uint64_t>{2, 3}));
+    EXPECT_FALSE(this->list(1, 100, 1000).more);
 }
 
 TYPED_TEST(store_conformance, an_empty_store_lists_nothing) {

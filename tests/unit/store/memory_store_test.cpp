@@ -25,7 +25,7 @@ std::string sync_list(document_store& s) {
     std::uint64_t after = 0;
     for (bool more = true; more;) {
         list_result page;
-        s.list(after, 7, [&](list_result r) { page = std::move(r); });
+        s.list(after, 7, 100, [&](list_result r) { page = std::move(r); });
         for (const item& it : page.items) {
             out += out.size() > 1 ? "," : "";
             out += it.json;
