@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "journal/record.hpp"
+#include "journal/scan.hpp"
 
 namespace {
 
@@ -40,6 +41,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         walk(in.substr(hs::journal::segment_header_size), h.epoch, h.first_seq);
     }
     walk(in, 0, 0);
+
+    // Recovery's scan: records contiguous from the header, numbered one by one, inside the input.
+    const hs::journal::segment_scan s = hs::journal::scan_segment(in);
+    if (s.what != hs::journal::segment_scan::status::bad_header) {
+        std::size_t at = hs::journal::segment_header_size;
+        std::uint64_t seq = s.info.first_seq;
+        for (const auto& r : s.records) {
+            check(r.offset == at && r.seq == seq);
+            at += hs::journal::record_header_size + r.payload.size();
+            ++seq;
+        }
+        check(at == s.valid_end && s.valid_end <= in.size() && s.next_seq == seq);
+        check(s.what != hs::journal::segment_scan::status::damaged || s.bad_offset == s.valid_end);
+    }
 
     // Round trip of the input as a payload, then one bit flip chosen by the input.
     std::string rec;
