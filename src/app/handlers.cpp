@@ -143,6 +143,14 @@ void append_items(std::string& out, const std::vector<store::item>& items, bool&
     }
 }
 
+/// `[` and the page's items: the start of a listing's array.
+std::string open_array(const std::vector<store::item>& items) {
+    std::string out = "[";
+    bool first = true;
+    append_items(out, items, first);
+    return out;
+}
+
 /// A streamed listing's pieces are one store page each: up to max_page items and about this
 /// many bytes (the store stops after the item that reaches it).
 constexpr std::size_t piece_bytes = 32 * 1024;
@@ -243,9 +251,7 @@ void data_handlers::list(const request& rq, const path_params&, responder r) con
                             r.send(unavailable());
                             return;
                         }
-                        std::string out = "[";
-                        bool first = true;
-                        append_items(out, page.items, first);
+                        std::string out = open_array(page.items);
                         if (!page.more || page.items.empty()) {
                             out += ']';
                             r.send(response(200, std::string(json_type), std::move(out)));
@@ -268,9 +274,7 @@ void data_handlers::list(const request& rq, const path_params&, responder r) con
                         r.send(unavailable());
                         return;
                     }
-                    std::string out = "[";
-                    bool first = true;
-                    append_items(out, page.items, first);
+                    std::string out = open_array(page.items);
                     out += ']';
                     response res(200, std::string(json_type), std::move(out));
                     if (page.more && !page.items.empty()) {

@@ -147,9 +147,10 @@ TEST_F(listing, writes_during_the_walk_never_repeat_or_reorder_an_item) {
         ASSERT_TRUE(d && d->status == 204);
         deleted.push_back(id);
         const std::string body = item_body(id);
-        ASSERT_TRUE(w.send("PUT /data/" + std::to_string(id - 100'000) +
-                           " HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: " +
-                           std::to_string(body.size()) + "\r\n\r\n" + body));
+        ASSERT_TRUE(
+            w.send("PUT /data/" + std::to_string(id - 100'000) +
+                   " HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: " +
+                   std::to_string(body.size()) + "\r\n\r\n" + body));
         const auto p = w.read_response();
         ASSERT_TRUE(p);
         ASSERT_EQ(p->status, 200) << p->body;

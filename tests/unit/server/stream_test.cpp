@@ -475,6 +475,13 @@ TEST(stream, a_source_that_throws_after_handing_its_channel_on_lives_until_it_an
     EXPECT_EQ(log.destroyed, 1u);
 }
 
+server_options one_worker() {
+    server_options o;
+    o.port = 0;
+    o.threads = 1;
+    return o;
+}
+
 /// One line per request, kept for the test.
 class line_sink final : public access_log_sink {
 public:
@@ -531,10 +538,7 @@ TEST(stream, a_large_first_piece_on_a_registered_connection_does_not_stall) {
     // with epoll (its second request) and a real TCP socket: the stream must go on after the
     // write drains without a fresh EPOLLOUT edge.
     stream_log log;
-    server_options o;
-    o.port = 0;
-    o.threads = 1;
-    server s(o, stream_routes(log));
+    server s(one_worker(), stream_routes(log));
     s.start();
     client c(s.port());
     ASSERT_TRUE(c.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
@@ -549,10 +553,7 @@ TEST(stream, a_large_first_piece_on_a_registered_connection_does_not_stall) {
 TEST(stream, a_close_delimited_body_that_cannot_finish_ends_with_a_reset) {
     // HTTP/1.0 has no last chunk: a clean FIN would make the cut-off body look whole.
     stream_log log;
-    server_options o;
-    o.port = 0;
-    o.threads = 1;
-    server s(o, stream_routes(log));
+    server s(one_worker(), stream_routes(log));
     s.start();
     client c(s.port());
     ASSERT_TRUE(c.send("GET /stream?n=2&size=3&end=fail HTTP/1.0\r\n\r\n"));
