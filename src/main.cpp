@@ -13,6 +13,9 @@
 #include "app/routes.hpp"
 #include "hs/server.hpp"
 #include "log/async_sink.hpp"
+#include "journal/log.hpp"
+#include "journal/record.hpp"
+#include "store/durable/durable_store.hpp"
 #include "store/memory_store.hpp"
 
 namespace {
@@ -41,6 +44,8 @@ int main(int argc, char** argv) {
     std::string log_format = "combined";
     double header_timeout = 10, idle_timeout = 60, shutdown_timeout = 10, handler_timeout = 30;
     int port = 8080;
+    std::string data_dir;
+    hs::store::durable_options durable;
     if (const char* env = std::getenv("PORT"); env != nullptr && *env != '\0') {
         const std::string_view text(env);
         const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
@@ -112,11 +117,32 @@ int main(int argc, char** argv) {
                    "'combined' (nginx combined + seconds) or 'json'")
         ->check(CLI::IsMember({"combined", "json"}))
         ->capture_default_str();
+    cli.add_option("--data-dir", data_dir,
+                   "keep the items in this directory: every write is on disk (fdatasync) "
+                   "before it is acknowledged; without it they live in memory only");
+    cli.add_option("--journal-segment-bytes", durable.segment_bytes,
+                   "with --data-dir: preallocated size of a journal segment")
+        ->check(CLI::Range(std::uint64_t{4096}, std::uint64_t{1} << 34))
+        ->capture_default_str();
+    cli.add_option("--snapshot-after-bytes", durable.snapshot_after_bytes,
+                   "with --data-dir: journal bytes written before a background snapshot "
+                   "compacts it (at least the size of the last snapshot)")
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40))
+        ->capture_default_str();
     try {
         cli.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         const int rc = cli.exit(e);
         return rc == 0 ? 0 : 2;
+    }
+    // A journal record holds one item: an item must fit in one (16 MiB, less its framing).
+    constexpr std::size_t max_durable_body = hs::journal::max_payload - 4096;
+    if (!data_dir.empty() && opts.limits.max_body_bytes > max_durable_body) {
+        std::fprintf(stderr,
+                     "http_server: --max-body-bytes must not exceed %zu with --data-dir (one item "
+                     "is one journal record)\n",
+                     max_durable_body);
+        return 2;
     }
     opts.port = static_cast<std::uint16_t>(port);
     opts.limits.header_timeout = seconds(header_timeout);
@@ -141,10 +167,32 @@ int main(int argc, char** argv) {
             sink = hs::log::async_sink::open(access_log);
             opts.access_log = sink;
         }
-        hs::store::memory_store store;
+        // The store outlives the server; a durable one is closed (every accepted write made
+        // durable or failed, every completion run) while the server's workers still exist.
+        std::unique_ptr<hs::store::document_store> store;
+        hs::store::durable_store* journaled = nullptr;
+        if (data_dir.empty()) {
+            store = std::make_unique<hs::store::memory_store>();
+        } else {
+            durable.log = [](const std::string& line) {
+                hs::log::write_if_room(STDERR_FILENO, "http_server: " + line + "\n");
+            };
+            try {
+                auto d = std::make_unique<hs::store::durable_store>(
+                    hs::journal::open_posix_directory(data_dir), durable);
+                journaled = d.get();
+                std::fprintf(stderr, "http_server: %zu items recovered from %s\n", d->size(),
+                             data_dir.c_str());
+                store = std::move(d);
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "http_server: --data-dir %s: %s\n", data_dir.c_str(),
+                             e.what());
+                return 1;
+            }
+        }
         hs::router routes;
         api.max_item_bytes = opts.limits.max_body_bytes;
-        hs::app::register_api(routes, store, api);
+        hs::app::register_api(routes, *store, api);
         hs::server srv(opts, std::move(routes));
         srv.start();
         std::fprintf(stderr, "http_server listening on http://%s:%u/\n", opts.host.c_str(),
@@ -155,6 +203,9 @@ int main(int argc, char** argv) {
         hs::log::write_if_room(STDERR_FILENO, sig == SIGINT ? "http_server: SIGINT, draining\n"
                                                             : "http_server: SIGTERM, draining\n");
         srv.stop();
+        if (journaled != nullptr) {
+            journaled->close();
+        }
         if (sink) {
             // stop() flushed what it could by the deadline: what is left waits on an output
             // that is not being read, and is counted and reported instead of holding the exit.

@@ -23,6 +23,11 @@ response unavailable() {
     return r;
 }
 
+response insufficient_storage() {
+    return problem(507, "the data store's disk is full: the write was not made; retry once "
+                        "space is freed");
+}
+
 response no_item(std::string_view id_text) {
     return problem(404, "no item with id " + std::string(id_text) +
                             " (ids are decimal integers from 1 to 9223372036854775807)");
@@ -46,6 +51,8 @@ response item_response(store::item_result&& res, int ok_status, std::string_view
         return with_etag(problem(412, "the item changed since the ETag in If-Match (or matches "
                                       "If-None-Match): fetch it again, then retry"),
                          prefix, res.version);
+    case store::item_result::status::storage_full:
+        return insufficient_storage();
     case store::item_result::status::edit_refused: // only PATCH asks for it (see patch)
     case store::item_result::status::unavailable:
         break;
@@ -221,7 +228,8 @@ void data_handlers::create(const request& rq, const path_params&, responder r) c
     }
     store_.create(std::move(members), [this, r = std::move(r)](store::item_result res) mutable {
         if (res.what != store::item_result::status::ok) {
-            r.send(unavailable());
+            r.send(res.what == store::item_result::status::storage_full ? insufficient_storage()
+                                                                        : unavailable());
             return;
         }
         const std::string location = "/data/" + std::to_string(res.id);

@@ -66,9 +66,15 @@ header_status decode_segment_header(std::string_view bytes, segment_header& out)
 }
 
 void encode_record(std::string& out, std::uint64_t epoch, std::uint64_t seq, std::uint8_t type,
-                   std::string_view payload) {
+                   std::string_view payload, std::uint64_t batch_first) {
     if (payload.size() > max_payload) {
         throw std::length_error("journal record payload larger than 16 MiB");
+    }
+    if (batch_first == 0) {
+        batch_first = seq;
+    }
+    if (batch_first > seq || seq - batch_first > 0xffffffffU) {
+        throw std::invalid_argument("journal record: batch_first after seq, or 2^32 before");
     }
     const std::size_t at = out.size();
     out.reserve(at + record_header_size + payload.size());
@@ -76,6 +82,7 @@ void encode_record(std::string& out, std::uint64_t epoch, std::uint64_t seq, std
     put_le(out, 0, 4); // checksum, filled in below
     put_le(out, epoch, 8);
     put_le(out, seq, 8);
+    put_le(out, seq - batch_first, 4);
     out.push_back(static_cast<char>(type));
     out += payload;
     const std::uint32_t crc = mask_crc(crc32c(std::string_view(out).substr(at + 8)));
@@ -120,7 +127,13 @@ decoded_record decode_record(std::string_view bytes, std::uint64_t epoch,
         return d;
     }
     d.seq = get_le(bytes, 16, 8);
-    d.type = static_cast<std::uint8_t>(bytes[24]);
+    const std::uint64_t offset = get_le(bytes, 24, 4);
+    if (offset > d.seq) {
+        d.what = st::corrupt; // a batch cannot begin before sequence number 0
+        return d;
+    }
+    d.batch_first = d.seq - offset;
+    d.type = static_cast<std::uint8_t>(bytes[28]);
     d.payload = bytes.substr(record_header_size, static_cast<std::size_t>(length));
     d.size = size;
     d.what = d.seq == expected_seq ? st::ok : st::out_of_order;

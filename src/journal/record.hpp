@@ -4,9 +4,12 @@
 /// Segment header (32 bytes, little-endian):
 ///   magic "HSJRNL\r\n" (8) | format version (4) | masked CRC-32C of the other 28 bytes (4) |
 ///   epoch (8) | sequence number of the segment's first record (8)
-/// Record (25-byte header, then the payload):
+/// Record (29-byte header, then the payload):
 ///   payload length (4) | masked CRC-32C of everything after this field (4) |
-///   epoch (8) | sequence number (8) | type (1) | payload
+///   epoch (8) | sequence number (8) | batch offset (4) | type (1) | payload
+/// The batch offset is the record's distance from the first record of the write it went out in
+/// (one write, then one fdatasync, per batch): a valid record whose batch began after a bad one
+/// proves the bad one had been made durable, so the damage is not a torn write.
 ///
 /// Why each field (docs/DECISIONS.md, "Journal"): the length frames the record; the checksum
 /// catches torn and corrupted writes; the sequence number must grow by one, which catches lost,
@@ -25,7 +28,7 @@ namespace hs::journal {
 inline constexpr std::string_view segment_magic{"HSJRNL\r\n", 8};
 inline constexpr std::uint32_t format_version = 1;
 inline constexpr std::size_t segment_header_size = 32;
-inline constexpr std::size_t record_header_size = 25;
+inline constexpr std::size_t record_header_size = 29;
 inline constexpr std::size_t max_payload = 16 * 1024 * 1024;
 
 struct segment_header {
@@ -46,9 +49,10 @@ enum class header_status : std::uint8_t {
 /// Reads a segment header from the start of \p bytes.
 header_status decode_segment_header(std::string_view bytes, segment_header& out) noexcept;
 
-/// Appends one record. \p payload must not exceed max_payload (std::length_error).
+/// Appends one record. \p payload must not exceed max_payload (std::length_error). \p
+/// batch_first is the sequence number of the first record written with it (0: this one).
 void encode_record(std::string& out, std::uint64_t epoch, std::uint64_t seq, std::uint8_t type,
-                   std::string_view payload);
+                   std::string_view payload, std::uint64_t batch_first = 0);
 
 /// What the bytes at a position in a segment are.
 struct decoded_record {
@@ -63,7 +67,8 @@ struct decoded_record {
     status what = status::end;
     std::uint64_t seq = 0;
     std::uint8_t type = 0;
-    std::string_view payload; ///< points into the bytes given
+    std::uint64_t batch_first = 0; ///< sequence number of the first record of its batch
+    std::string_view payload;      ///< points into the bytes given
     std::size_t size = 0;     ///< header + payload, when ok
 };
 

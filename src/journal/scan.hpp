@@ -1,12 +1,12 @@
 #pragma once
 /// \file Reading one segment back at recovery: its valid records, where appending may continue,
 /// and the rule for what follows the last valid record (API.md "Durable"):
-///   - nothing, zeros, a torn record, or a bad one with nothing valid after it: the tail of an
-///     interrupted write; it is cut off at `valid_end` (the caller keeps the bytes aside and
-///     logs it);
-///   - a bad record followed by a valid record of this segment's epoch, or a valid record out
-///     of sequence: damage inside the log, never a torn write; recovery refuses, naming the
-///     offset.
+///   - nothing, zeros, a torn record, or a bad one with nothing valid of a later batch after it:
+///     the tail of an interrupted write (its batch was never synced, so never acknowledged); it
+///     is cut off at `valid_end` (the caller keeps the bytes aside and logs it);
+///   - a bad record followed by a valid record of this segment's epoch from a later batch, or a
+///     valid record out of sequence: damage inside the log, never a torn write; recovery
+///     refuses, naming the offset.
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -38,6 +38,11 @@ struct segment_scan {
     decoded_record::status tail = decoded_record::status::end;
     std::size_t bad_offset = 0; ///< damaged: where the bad record starts
 };
+
+/// The first non-zero byte of \p bytes at or after \p from (bytes.size() if none).
+std::size_t next_nonzero(std::string_view bytes, std::size_t from) noexcept;
+/// Just past the last non-zero byte of \p bytes (0 if all are zero).
+std::size_t end_of_nonzero(std::string_view bytes) noexcept;
 
 /// Reads \p file (a whole segment) and applies the rule above.
 segment_scan scan_segment(std::string_view file);

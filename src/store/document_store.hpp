@@ -26,7 +26,8 @@ struct item_result {
         not_found,
         precondition_failed, ///< the item exists, but the precondition did not hold
         edit_refused,        ///< modify: the edit declined to produce new members
-        unavailable          ///< the store cannot serve now (503)
+        unavailable,         ///< the store cannot serve now (503)
+        storage_full         ///< a write found no room on the disk (507); reads still work
     };
     status what = status::ok;
     std::uint64_t id = 0;

@@ -30,47 +30,30 @@ std::string_view item_members(std::string_view item) noexcept {
     return item.substr(comma + 1, item.size() - comma - 2);
 }
 
-memory_store::memory_store() {
-    // A fresh store's versions start at 1 again: the prefix keeps its ETags apart from those
-    // of an earlier process (API.md: an ETag is never handed out again for other content).
+std::string random_etag_prefix() {
     std::random_device rd;
     const std::uint64_t r = (std::uint64_t{rd()} << 32) ^ rd();
     static constexpr char hex[] = "0123456789abcdef";
-    prefix_.reserve(16);
+    std::string prefix;
+    prefix.reserve(16);
     for (int i = 15; i >= 0; --i) {
-        prefix_ += hex[(r >> (i * 4)) & 0xf];
+        prefix += hex[(r >> (i * 4)) & 0xf];
     }
+    return prefix;
 }
 
-const memory_store::slot* memory_store::find(std::uint64_t id) const noexcept {
-    if (id == 0 || id >= next_id_) {
-        return nullptr;
-    }
-    const std::size_t b = static_cast<std::size_t>((id - 1) >> block_bits);
-    if (blocks_[b] == nullptr) {
-        return nullptr;
-    }
-    const slot& s = blocks_[b]->slots[(id - 1) & (block_size - 1)];
-    return s.json.empty() ? nullptr : &s;
-}
+// A fresh store's versions start at 1 again: the prefix keeps its ETags apart from those of an
+// earlier process (API.md: an ETag is never handed out again for other content).
+memory_store::memory_store() : prefix_(random_etag_prefix()) {}
 
 void memory_store::create(std::string members, item_callback done) {
     item_result r;
     {
         std::unique_lock lock(mu_);
-        r.id = next_id_;
-        const std::size_t b = static_cast<std::size_t>((r.id - 1) >> block_bits);
-        if (b == blocks_.size()) {
-            blocks_.push_back(std::make_unique<block>());
-        }
-        slot& s = blocks_[b]->slots[(r.id - 1) & (block_size - 1)];
-        s.json = make_item(r.id, members);
-        s.version = 1;
-        ++next_id_;
-        ++blocks_[b]->live;
-        ++live_;
+        r.id = items_.next_id();
         r.version = 1;
-        r.json = s.json;
+        r.json = make_item(r.id, members);
+        items_.put(r.id, 1, r.json);
     }
     done(std::move(r));
 }
@@ -80,7 +63,7 @@ void memory_store::get(std::uint64_t id, item_callback done) {
     r.id = id;
     {
         std::shared_lock lock(mu_);
-        if (const slot* s = find(id)) {
+        if (const item_table::slot* s = items_.find(id)) {
             r.json = s->json;
             r.version = s->version;
         } else {
@@ -95,36 +78,12 @@ void memory_store::list(std::uint64_t after, std::size_t limit, std::size_t max_
     list_result out;
     {
         std::shared_lock lock(mu_);
-        std::uint64_t id = after + 1;
-        std::size_t bytes = 0;
-        while (id < next_id_ && out.items.size() < limit && bytes < max_bytes) {
-            const std::size_t b = static_cast<std::size_t>((id - 1) >> block_bits);
-            if (blocks_[b] == nullptr || blocks_[b]->live == 0) {
-                id = (static_cast<std::uint64_t>(b) + 1) * block_size + 1; // next block
-                continue;
-            }
-            const slot& s = blocks_[b]->slots[(id - 1) & (block_size - 1)];
-            if (!s.json.empty()) {
-                out.items.push_back({id, s.version, s.json});
-                bytes += s.json.size();
-            }
-            ++id;
-        }
-        // More when any live item lies past the last one returned.
-        for (; id < next_id_ && !out.more;) {
-            const std::size_t b = static_cast<std::size_t>((id - 1) >> block_bits);
-            if (blocks_[b] == nullptr || blocks_[b]->live == 0) {
-                id = (static_cast<std::uint64_t>(b) + 1) * block_size + 1;
-                continue;
-            }
-            out.more = !blocks_[b]->slots[(id - 1) & (block_size - 1)].json.empty();
-            ++id;
-        }
+        items_.list(after, limit, max_bytes, out);
     }
     done(std::move(out));
 }
 
-void memory_store::store_version(slot& s, std::uint64_t id, std::string next, item_result& r) {
+void memory_store::store_version(item_table::slot& s, std::uint64_t id, std::string next, item_result& r) {
     r.json = next; // the copy that may throw comes before anything is committed
     r.id = id;
     r.version = s.version + 1;
@@ -139,7 +98,7 @@ void memory_store::replace(std::uint64_t id, std::string members, precondition p
     std::string next = make_item(id, members); // built outside the lock
     {
         std::unique_lock lock(mu_);
-        if (slot* s = find(id); s == nullptr) {
+        if (item_table::slot* s = items_.find(id); s == nullptr) {
             r.what = item_result::status::not_found;
         } else if (!pre.holds(s->version)) {
             r.what = item_result::status::precondition_failed;
@@ -163,7 +122,7 @@ void memory_store::modify(std::uint64_t id, member_edit edit, precondition pre,
         std::uint64_t seen = 0;
         {
             std::shared_lock lock(mu_);
-            const slot* s = find(id);
+            const item_table::slot* s = items_.find(id);
             if (s == nullptr) {
                 r.what = item_result::status::not_found;
                 break;
@@ -184,7 +143,7 @@ void memory_store::modify(std::uint64_t id, member_edit edit, precondition pre,
         }
         std::string next = make_item(id, *members);
         std::unique_lock lock(mu_);
-        slot* s = find(id);
+        item_table::slot* s = items_.find(id);
         if (s == nullptr || s->version != seen) {
             continue; // removed or rewritten since: judge the precondition and edit again
         }
@@ -199,21 +158,13 @@ void memory_store::remove(std::uint64_t id, precondition pre, item_callback done
     r.id = id;
     {
         std::unique_lock lock(mu_);
-        if (slot* s = find(id); s == nullptr) {
+        if (item_table::slot* s = items_.find(id); s == nullptr) {
             r.what = item_result::status::not_found;
         } else if (!pre.holds(s->version)) {
             r.what = item_result::status::precondition_failed;
             r.version = s->version;
         } else {
-            std::string().swap(s->json);
-            s->version = 0;
-            --live_;
-            const std::size_t b = static_cast<std::size_t>((id - 1) >> block_bits);
-            // Every id of a block handed out and removed: nothing can live there again.
-            const bool filled = (static_cast<std::uint64_t>(b) + 1) * block_size < next_id_;
-            if (--blocks_[b]->live == 0 && filled) {
-                blocks_[b].reset();
-            }
+            items_.erase(id);
         }
     }
     done(std::move(r));
@@ -221,16 +172,12 @@ void memory_store::remove(std::uint64_t id, precondition pre, item_callback done
 
 std::size_t memory_store::size() const {
     std::shared_lock lock(mu_);
-    return live_;
+    return items_.size();
 }
 
 std::size_t memory_store::blocks_in_use() const {
     std::shared_lock lock(mu_);
-    std::size_t n = 0;
-    for (const auto& b : blocks_) {
-        n += b != nullptr ? 1 : 0;
-    }
-    return n;
+    return items_.blocks_in_use();
 }
 
 } // namespace hs::store

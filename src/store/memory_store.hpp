@@ -1,20 +1,15 @@
 #pragma once
 /// \file The in-memory document store: completes every operation before returning.
-#include <array>
-#include <memory>
 #include <shared_mutex>
 #include <string>
-#include <vector>
 
 #include "store/document_store.hpp"
+#include "store/item_table.hpp"
 
 namespace hs::store {
 
 /// Thread-safe under any number of worker threads: readers share a lock, writers take it
-/// alone. Items sit in blocks of 1024 consecutive ids (an empty text marks a removed id), so a
-/// lookup costs the same at 1k and 1M items and a range read starts at its block. A block whose
-/// ids were all created and all removed is freed: a listing skips it in one step, and removed
-/// ranges cost 8 bytes per 1024 ids instead of a tombstone per id.
+/// alone. The items are an item_table (blocks of 1024 ids).
 class memory_store final : public document_store {
 public:
     memory_store();
@@ -34,29 +29,16 @@ public:
     std::size_t blocks_in_use() const;
 
 private:
-    static constexpr std::size_t block_bits = 10;
-    static constexpr std::size_t block_size = std::size_t{1} << block_bits;
-    struct slot {
-        std::string json; ///< empty: no item (never created, or removed)
-        std::uint64_t version = 0;
-    };
-    struct block {
-        std::array<slot, block_size> slots;
-        std::size_t live = 0;
-    };
-
-    const slot* find(std::uint64_t id) const noexcept;
-    slot* find(std::uint64_t id) noexcept {
-        return const_cast<slot*>(std::as_const(*this).find(id));
-    }
     /// Writes \p next into \p s (under the writer lock) and fills \p r.
-    void store_version(slot& s, std::uint64_t id, std::string next, item_result& r);
+    static void store_version(item_table::slot& s, std::uint64_t id, std::string next,
+                              item_result& r);
 
     mutable std::shared_mutex mu_;
-    std::vector<std::unique_ptr<block>> blocks_; ///< blocks_[(id-1) >> block_bits]; null: freed
-    std::uint64_t next_id_ = 1;
-    std::size_t live_ = 0;
+    item_table items_;
     std::string prefix_;
 };
+
+/// 16 random hex digits: a fresh store's ETag prefix.
+std::string random_etag_prefix();
 
 } // namespace hs::store

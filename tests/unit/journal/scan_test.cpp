@@ -122,6 +122,35 @@ TEST(scan, an_earlier_lifes_records_after_ours_are_a_clean_cut) {
     EXPECT_EQ(r.records.size(), 3u);
 }
 
+// One batch (one write, one fdatasync) may reach the disk in any order before its sync: a hole
+// with valid records of the same batch after it is a torn tail, cut at the hole. A record of a
+// later batch after the hole proves the hole's batch had been synced: damage.
+TEST(scan, a_hole_in_the_last_batch_is_a_torn_tail_but_not_in_an_earlier_one) {
+    std::string s;
+    encode_segment_header(s, {epoch, 1});
+    encode_record(s, epoch, 1, 1, "first batch", 1);
+    const std::size_t second = s.size();
+    encode_record(s, epoch, 2, 1, "second batch, first record", 2);
+    const std::size_t third = s.size();
+    encode_record(s, epoch, 3, 1, "second batch, second record", 2);
+    std::string holed = s;
+    std::fill(holed.begin() + static_cast<std::ptrdiff_t>(second),
+              holed.begin() + static_cast<std::ptrdiff_t>(third), '\0');
+    const segment_scan torn = scan_segment(holed);
+    EXPECT_EQ(torn.what, sst::ok);
+    EXPECT_EQ(torn.valid_end, second);
+    EXPECT_EQ(torn.records.size(), 1u);
+    EXPECT_EQ(torn.next_seq, 2u);
+
+    encode_record(s, epoch, 4, 1, "third batch", 4);
+    holed = s;
+    std::fill(holed.begin() + static_cast<std::ptrdiff_t>(second),
+              holed.begin() + static_cast<std::ptrdiff_t>(third), '\0');
+    const segment_scan damaged = scan_segment(holed);
+    EXPECT_EQ(damaged.what, sst::damaged);
+    EXPECT_EQ(damaged.bad_offset, second);
+}
+
 TEST(scan, a_file_that_is_not_a_segment_is_refused) {
     const segment_scan r = scan_segment("not a journal segment at all, just text.........");
     EXPECT_EQ(r.what, sst::bad_header);

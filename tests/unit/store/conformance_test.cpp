@@ -14,7 +14,11 @@
 #include <thread>
 #include <vector>
 
+#include <filesystem>
+
+#include "store/durable/durable_store.hpp"
 #include "store/memory_store.hpp"
+#include "support/sim_directory.hpp"
 
 namespace hs::store {
 namespace {
@@ -25,6 +29,48 @@ using namespace std::chrono_literals;
 template <class T> struct store_factory;
 template <> struct store_factory<memory_store> {
     static std::unique_ptr<document_store> make() { return std::make_unique<memory_store>(); }
+};
+
+/// The durable store on the simulated disk (every fault and crash test's disk)...
+struct durable_on_sim_disk {};
+template <> struct store_factory<durable_on_sim_disk> {
+    static std::unique_ptr<document_store> make() {
+        durable_options o;
+        o.segment_bytes = 64 * 1024; // rotations happen within the suite
+        o.snapshot_after_bytes = 256 * 1024;
+        return std::make_unique<durable_store>(
+            std::make_unique<hs::test::sim_directory>(std::make_shared<hs::test::sim_disk>()), o);
+    }
+};
+
+/// ...and on a real directory (fdatasync and all), removed when the store goes.
+struct durable_on_real_disk {};
+class durable_in_temp_dir final : public durable_store {
+public:
+    explicit durable_in_temp_dir(std::string dir)
+        : durable_store(journal::open_posix_directory(dir), options()), dir_(std::move(dir)) {}
+    ~durable_in_temp_dir() override {
+        close();
+        std::error_code ec;
+        std::filesystem::remove_all(dir_, ec);
+    }
+
+private:
+    static durable_options options() {
+        durable_options o;
+        o.segment_bytes = 1 << 20;
+        return o;
+    }
+    std::string dir_;
+};
+template <> struct store_factory<durable_on_real_disk> {
+    static std::unique_ptr<document_store> make() {
+        std::string tmpl = (std::filesystem::temp_directory_path() / "hs-store-XXXXXX").string();
+        if (::mkdtemp(tmpl.data()) == nullptr) {
+            throw std::runtime_error("mkdtemp failed");
+        }
+        return std::make_unique<durable_in_temp_dir>(tmpl);
+    }
 };
 
 /// Waits for an operation's completion, whichever thread it comes from.
@@ -103,7 +149,7 @@ protected:
     }
 };
 
-using store_types = ::testing::Types<memory_store>;
+using store_types = ::testing::Types<memory_store, durable_on_sim_disk, durable_on_real_disk>;
 TYPED_TEST_SUITE(store_conformance, store_types);
 
 using st = item_result::status;

@@ -1,0 +1,368 @@
+#include "journal/log.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <random>
+#include <system_error>
+
+#include "journal/record.hpp"
+#include "journal/scan.hpp"
+
+namespace hs::journal {
+namespace {
+
+std::uint64_t random_epoch() {
+    std::random_device rd;
+    std::uint64_t e = 0;
+    while (e == 0) { // zero would read as never-written bytes
+        e = (std::uint64_t{rd()} << 32) ^ rd();
+    }
+    return e;
+}
+
+std::string numbered(std::string_view prefix, std::uint64_t n, std::string_view suffix) {
+    char digits[21];
+    std::snprintf(digits, sizeof digits, "%020llu", static_cast<unsigned long long>(n));
+    std::string out(prefix);
+    out += digits;
+    out += suffix;
+    return out;
+}
+
+/// The number in `<prefix><20 digits><suffix>`, or false.
+bool parse_numbered(std::string_view name, std::string_view prefix, std::string_view suffix,
+                    std::uint64_t& n) {
+    if (name.size() != prefix.size() + 20 + suffix.size() || !name.starts_with(prefix) ||
+        !name.ends_with(suffix)) {
+        return false;
+    }
+    const std::string_view digits = name.substr(prefix.size(), 20);
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+    return ec == std::errc() && end == digits.data() + digits.size();
+}
+
+void put_u64(std::string& out, std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) {
+        out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    }
+}
+
+std::uint64_t get_u64(std::string_view in) {
+    std::uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) {
+        v = (v << 8) | static_cast<unsigned char>(in[static_cast<std::size_t>(i)]);
+    }
+    return v;
+}
+
+
+} // namespace
+
+std::string segment_name(std::uint64_t first_seq) {
+    return numbered("journal-", first_seq, ".log");
+}
+
+std::string snapshot_name(std::uint64_t seq) {
+    return numbered("snapshot-", seq, ".snap");
+}
+
+// --- log_writer -----------------------------------------------------------------------------
+
+log_writer::log_writer(directory& dir, std::uint64_t next_seq, std::vector<segment_ref> live,
+                       std::uint64_t segment_bytes)
+    : dir_(dir), next_seq_(next_seq), segment_bytes_(segment_bytes),
+      segments_(std::move(live)) {}
+
+void log_writer::open_segment(std::size_t min_bytes) {
+    // A fresh file per segment and per process life (never one reused or appended to after a
+    // restart): its new epoch makes every byte an earlier write left behind fail to validate.
+    const std::string name = segment_name(next_seq_);
+    const std::uint64_t cap = std::max<std::uint64_t>(segment_bytes_, min_bytes);
+    const std::uint64_t epoch = random_epoch();
+    std::unique_ptr<file> f;
+    try {
+        f = dir_.create(name);
+        f->allocate(cap); // disk full shows here, before any record is at stake
+        std::string header;
+        encode_segment_header(header, {epoch, next_seq_});
+        f->write_at(0, header);
+        f->sync_data();
+        dir_.sync(); // the file's name is as durable as what will be acknowledged in it
+    } catch (const std::system_error&) {
+        f.reset();
+        try {
+            dir_.remove(name);
+        } catch (const std::system_error&) {
+            // The original error is the one to report; a later open removes it or fails too.
+        }
+        throw;
+    }
+    current_ = std::move(f);
+    epoch_ = epoch;
+    end_ = segment_header_size;
+    cap_ = cap;
+    std::lock_guard lock(list_mu_);
+    segments_.push_back({name, next_seq_});
+}
+
+void log_writer::append(const std::vector<record_ref>& batch) {
+    if (batch.empty()) {
+        return;
+    }
+    std::size_t size = 0;
+    for (const record_ref& r : batch) {
+        size += record_header_size + r.payload.size();
+    }
+    if (current_ == nullptr || end_ + size > cap_) {
+        current_.reset();
+        open_segment(segment_header_size + size);
+    }
+    buf_.clear();
+    std::uint64_t seq = next_seq_;
+    for (const record_ref& r : batch) {
+        encode_record(buf_, epoch_, seq++, r.type, r.payload, next_seq_);
+    }
+    try {
+        current_->write_at(end_, buf_);
+    } catch (const std::system_error& e) {
+        if (e.code().value() == ENOSPC) {
+            // Cut the partial batch back to the last durable offset and finish this segment:
+            // the next batch starts a new one (a new epoch), so nothing of this one can ever
+            // read as a record. A segment left empty goes (the next one takes its number). A
+            // failure to cut is an I/O error like any other.
+            if (end_ == segment_header_size) {
+                current_.reset();
+                const std::string name = segment_name(next_seq_);
+                dir_.remove(name);
+                dir_.sync();
+                std::lock_guard lock(list_mu_);
+                segments_.pop_back();
+            } else {
+                current_->truncate(end_);
+                current_->sync_data();
+                current_.reset();
+            }
+        }
+        throw;
+    }
+    current_->sync_data(); // never retried on failure: the caller stops writing for good
+    end_ += buf_.size();
+    written_ += buf_.size();
+    next_seq_ = seq;
+}
+
+std::vector<segment_ref> log_writer::take_covered(std::uint64_t seq) {
+    std::lock_guard lock(list_mu_);
+    std::vector<segment_ref> out;
+    // Segment i holds records [first_i, first_{i+1}): covered when first_{i+1} <= seq.
+    std::size_t n = 0;
+    while (n + 1 < segments_.size() && segments_[n + 1].first_seq <= seq) {
+        ++n;
+    }
+    out.assign(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(n));
+    segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(n));
+    return out;
+}
+
+// --- snapshot_writer ------------------------------------------------------------------------
+
+snapshot_writer::snapshot_writer(directory& dir, std::uint64_t seq)
+    : dir_(dir), seq_(seq), tmp_(snapshot_name(seq) + ".tmp"), epoch_(random_epoch()) {
+    dir_.remove(tmp_); // left by an attempt that failed
+    file_ = dir_.create(tmp_);
+    encode_segment_header(buf_, {epoch_, 1});
+}
+
+snapshot_writer::~snapshot_writer() {
+    if (!committed_) {
+        file_.reset();
+        try {
+            dir_.remove(tmp_);
+        } catch (const std::system_error&) {
+            // Recovery removes temporary files it finds.
+        }
+    }
+}
+
+void snapshot_writer::spill() {
+    file_->write_at(offset_, buf_);
+    offset_ += buf_.size();
+    buf_.clear();
+}
+
+void snapshot_writer::add(std::uint8_t type, std::string_view payload) {
+    // One batch for the whole file: it is synced once, before its name says it is complete.
+    encode_record(buf_, epoch_, next_, type, payload, 1);
+    ++next_;
+    if (buf_.size() >= 1 << 20) {
+        spill();
+    }
+}
+
+void snapshot_writer::commit() {
+    std::string seq;
+    put_u64(seq, seq_);
+    add(snapshot_trailer_type, seq);
+    spill();
+    file_->sync_data();
+    file_.reset();
+    dir_.rename(tmp_, snapshot_name(seq_));
+    dir_.sync();
+    committed_ = true;
+}
+
+// --- recovery -------------------------------------------------------------------------------
+
+namespace {
+
+std::string at_offset(const directory& dir, const std::string& name, std::size_t offset) {
+    return dir.describe(name) + " at offset " + std::to_string(offset);
+}
+
+/// Keeps the bytes after a torn tail in a file of their own, durably, before they are cut.
+void keep_aside(directory& dir, const std::string& segment, std::size_t offset,
+                std::string_view bytes) {
+    const std::string name = "torn-" + segment + "-" + std::to_string(offset) + ".bin";
+    const std::string tmp = name + ".tmp";
+    dir.remove(tmp);
+    {
+        std::unique_ptr<file> f = dir.create(tmp);
+        f->write_at(0, bytes);
+        f->sync_data();
+    }
+    dir.rename(tmp, name);
+    dir.sync();
+}
+
+} // namespace
+
+recovered recover(directory& dir, const recovery_visitor& visit) {
+    recovered out;
+    std::vector<std::uint64_t> snapshots;
+    std::vector<segment_ref> segments;
+    bool removed = false;
+    for (const std::string& name : dir.names()) {
+        std::uint64_t n = 0;
+        if (name.ends_with(".tmp")) {
+            dir.remove(name); // a snapshot or a torn tail's copy that was never completed
+            removed = true;
+        } else if (parse_numbered(name, "snapshot-", ".snap", n)) {
+            snapshots.push_back(n);
+        } else if (parse_numbered(name, "journal-", ".log", n)) {
+            segments.push_back({name, n});
+        }
+    }
+    std::sort(snapshots.begin(), snapshots.end());
+    std::sort(segments.begin(), segments.end(),
+              [](const segment_ref& a, const segment_ref& b) { return a.first_seq < b.first_seq; });
+
+    if (!snapshots.empty()) {
+        const std::uint64_t seq = snapshots.back();
+        const std::string name = snapshot_name(seq);
+        const std::string bytes = dir.read(name);
+        const segment_scan s = scan_segment(bytes);
+        if (s.what == segment_scan::status::bad_header) {
+            throw damaged_journal("snapshot " + at_offset(dir, name, 0) +
+                                  " has no valid header; refusing to start");
+        }
+        if (s.what == segment_scan::status::damaged || s.valid_end != bytes.size() ||
+            s.records.empty() || s.records.back().type != snapshot_trailer_type ||
+            s.records.back().payload.size() != 8 || get_u64(s.records.back().payload) != seq) {
+            const std::size_t at = s.what == segment_scan::status::damaged ? s.bad_offset
+                                                                            : s.valid_end;
+            throw damaged_journal("snapshot " + at_offset(dir, name, at) +
+                                  " is damaged or incomplete; refusing to start");
+        }
+        for (std::size_t i = 0; i + 1 < s.records.size(); ++i) {
+            visit.snapshot_record(s.records[i].type, s.records[i].payload);
+        }
+        out.snapshot_seq = seq;
+        for (std::size_t i = 0; i + 1 < snapshots.size(); ++i) {
+            dir.remove(snapshot_name(snapshots[i])); // superseded (a compaction was cut short)
+            removed = true;
+        }
+    }
+    const std::uint64_t from = out.snapshot_seq;
+    out.next_seq = from;
+
+    // Segments the snapshot covers entirely are leftovers of a compaction cut short.
+    std::size_t first = 0;
+    while (first + 1 < segments.size() && segments[first + 1].first_seq <= from) {
+        dir.remove(segments[first].name);
+        removed = true;
+        ++first;
+    }
+    segments.erase(segments.begin(), segments.begin() + static_cast<std::ptrdiff_t>(first));
+    if (!segments.empty() && segments.front().first_seq > from) {
+        throw damaged_journal("journal " + dir.describe(segments.front().name) + " starts at record " +
+                              std::to_string(segments.front().first_seq) + " but the snapshot ends before record " +
+                              std::to_string(from) + ": records are missing; refusing to start");
+    }
+
+    for (std::size_t i = 0; i < segments.size(); ++i) {
+        const segment_ref& seg = segments[i];
+        const bool last = i + 1 == segments.size();
+        const std::string bytes = dir.read(seg.name);
+        const segment_scan s = scan_segment(bytes);
+        if (s.what == segment_scan::status::bad_header) {
+            if (last && end_of_nonzero(bytes.substr(0, std::min(bytes.size(), segment_header_size))) == 0) {
+                // Its creation was cut short before the header was synced: it holds nothing.
+                dir.remove(seg.name);
+                removed = true;
+                segments.pop_back();
+                break;
+            }
+            throw damaged_journal("journal " + at_offset(dir, seg.name, 0) +
+                                  " has no valid segment header; refusing to start");
+        }
+        if (s.info.first_seq != seg.first_seq || (i > 0 && seg.first_seq != out.next_seq)) {
+            throw damaged_journal("journal " + dir.describe(seg.name) + " starts at record " +
+                                  std::to_string(s.info.first_seq) + " where record " +
+                                  std::to_string(i > 0 ? out.next_seq : seg.first_seq) +
+                                  " was expected: records are missing; refusing to start");
+        }
+        if (s.what == segment_scan::status::damaged) {
+            throw damaged_journal("journal " + at_offset(dir, seg.name, s.bad_offset) +
+                                  " is corrupt before its end (a valid record of a later write "
+                                  "follows the bad one); refusing to start");
+        }
+        for (const scanned_record& r : s.records) {
+            if (r.seq >= from) {
+                visit.record(r.seq, r.type, r.payload);
+            }
+        }
+        out.next_seq = s.next_seq;
+        std::string_view rest = std::string_view(bytes).substr(s.valid_end);
+        rest = rest.substr(0, end_of_nonzero(rest));
+        if (!rest.empty()) {
+            // An interrupted write: never synced, so never acknowledged. Kept aside, logged,
+            // and cut off, so the bytes cannot be misread later.
+            keep_aside(dir, seg.name, s.valid_end, rest);
+            std::unique_ptr<file> f = dir.open(seg.name);
+            f->truncate(s.valid_end);
+            f->sync_data();
+            if (visit.log) {
+                visit.log("journal: cut a torn tail of " + std::to_string(rest.size()) +
+                          " bytes off " + at_offset(dir, seg.name, s.valid_end) +
+                          " (kept in torn-" + seg.name + "-" + std::to_string(s.valid_end) +
+                          ".bin)");
+            }
+        }
+        if (last && s.records.empty()) {
+            // Nothing in it: the new life's first segment takes its number.
+            dir.remove(seg.name);
+            removed = true;
+            segments.pop_back();
+            break;
+        }
+    }
+    if (removed) {
+        dir.sync();
+    }
+    out.live = std::move(segments);
+    return out;
+}
+
+} // namespace hs::journal
