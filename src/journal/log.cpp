@@ -180,7 +180,7 @@ snapshot_writer::~snapshot_writer() {
         file_.reset();
         try {
             dir_.remove(tmp_);
-        } catch (const std::system_error&) {
+        } catch (...) {
             // Recovery removes temporary files it finds.
         }
     }
@@ -307,8 +307,11 @@ recovered recover(directory& dir, const recovery_visitor& visit) {
         const std::string bytes = dir.read(seg.name);
         const segment_scan s = scan_segment(bytes);
         if (s.what == segment_scan::status::bad_header) {
-            if (last && end_of_nonzero(bytes.substr(0, std::min(bytes.size(), segment_header_size))) == 0) {
-                // Its creation was cut short before the header was synced: it holds nothing.
+            const std::string_view body =
+                std::string_view(bytes).substr(std::min(bytes.size(), segment_header_size));
+            if (last && s.header != header_status::unknown_version && end_of_nonzero(body) == 0) {
+                // Its creation was cut short before the header was synced (the header missing,
+                // zeroed or torn, nothing after it): no record was ever written in it.
                 dir.remove(seg.name);
                 removed = true;
                 segments.pop_back();
