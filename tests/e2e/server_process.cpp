@@ -76,10 +76,15 @@ server_process::server_process(std::vector<std::string> args, int stdout_fd) {
     }
     ::close(pipefd[1]);
     stderr_fd_ = pipefd[0];
-    // First line: "http_server listening on http://127.0.0.1:PORT/"
+    // The line "http_server listening on http://127.0.0.1:PORT/" (a durable store may log its
+    // recovery before it).
     std::string line;
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (line.find('\n') == std::string::npos) {
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    const auto listening = [&] {
+        const std::size_t at = line.find("listening on http://");
+        return at != std::string::npos && line.find('\n', at) != std::string::npos;
+    };
+    while (!listening()) {
         pollfd p{stderr_fd_, POLLIN, 0};
         if (std::chrono::steady_clock::now() > deadline || ::poll(&p, 1, 100) < 0) {
             throw std::runtime_error("server did not start: " + line);
@@ -93,6 +98,8 @@ server_process::server_process(std::vector<std::string> args, int stdout_fd) {
             line.append(buf, static_cast<std::size_t>(n));
         }
     }
+    startup_ = line;
+    line = line.substr(0, line.find('\n', line.find("listening on http://")));
     const auto colon = line.rfind(':');
     port_ = static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)));
 }

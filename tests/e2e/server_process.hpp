@@ -36,6 +36,8 @@ public:
     /// What the server wrote to standard error after its first line, until EOF (after stop())
     /// or \p timeout.
     std::string read_stderr(std::chrono::milliseconds timeout = 2s);
+    /// What the server wrote to standard error up to its listening line (recovery notes).
+    const std::string& startup_output() const { return startup_; }
     /// Number of open descriptors of the server process.
     std::size_t open_fds() const;
     /// Resident set size in KiB.
@@ -51,6 +53,7 @@ private:
     std::string dir_;
     std::string log_path_;
     int stderr_fd_ = -1;
+    std::string startup_;
 };
 
 struct http_response {
