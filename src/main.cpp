@@ -205,6 +205,17 @@ int main(int argc, char** argv) {
         srv.stop();
         if (journaled != nullptr) {
             journaled->close();
+            const hs::store::durable_stats st = journaled->stats();
+            std::fprintf(stderr,
+                         "http_server: durable store: %llu flushes, %llu records (%.1f per "
+                         "flush, largest %llu), %llu snapshots\n",
+                         static_cast<unsigned long long>(st.batches),
+                         static_cast<unsigned long long>(st.records),
+                         st.batches > 0 ? static_cast<double>(st.records) /
+                                              static_cast<double>(st.batches)
+                                        : 0.0,
+                         static_cast<unsigned long long>(st.max_batch),
+                         static_cast<unsigned long long>(st.snapshots));
         }
         if (sink) {
             // stop() flushed what it could by the deadline: what is left waits on an output

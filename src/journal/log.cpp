@@ -147,7 +147,14 @@ void log_writer::append(const std::vector<record_ref>& batch) {
         }
         throw;
     }
-    current_->sync_data(); // never retried on failure: the caller stops writing for good
+    try {
+        current_->sync_data();
+    } catch (const std::system_error& e) {
+        // Any failed sync is fatal, whatever its errno (ENOSPC included: NFS and thin disks
+        // report it here): the kernel may have dropped the pages, so this batch must never be
+        // written or synced again. EIO tells the caller to stop writing for good.
+        throw std::system_error(EIO, std::generic_category(), e.what());
+    }
     end_ += buf_.size();
     written_ += buf_.size();
     next_seq_ = seq;
@@ -190,6 +197,10 @@ void snapshot_writer::spill() {
     file_->write_at(offset_, buf_);
     offset_ += buf_.size();
     buf_.clear();
+    // A megabyte at a time to the disk (RocksDB's bytes_per_sync): one sync of the whole
+    // snapshot at the end would put hundreds of megabytes in the device queue ahead of the
+    // journal's next fdatasync, and every write waiting on it.
+    file_->sync_data();
 }
 
 void snapshot_writer::add(std::uint8_t type, std::string_view payload) {
@@ -360,6 +371,11 @@ recovered recover(directory& dir, const recovery_visitor& visit) {
             segments.pop_back();
             break;
         }
+    }
+    if (out.next_seq < from) {
+        throw damaged_journal("the journal ends before record " + std::to_string(out.next_seq) +
+                              " but the snapshot covers records up to " + std::to_string(from) +
+                              ": a segment is missing; refusing to start");
     }
     if (removed) {
         dir.sync();

@@ -1,5 +1,8 @@
 #include "store/durable/durable_store.hpp"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <random>
 #include <system_error>
@@ -307,8 +310,10 @@ void durable_store::modify(std::uint64_t id, member_edit edit, precondition pre,
     for (;;) {
         std::string json;
         std::uint64_t seen = 0;
+        std::uint64_t generation = 0;
         {
             std::unique_lock lock(write_mu_);
+            generation = generation_;
             if (closing_ || failed_.load(std::memory_order_relaxed)) {
                 lock.unlock();
                 refuse_write(done, id);
@@ -333,8 +338,8 @@ void durable_store::modify(std::uint64_t id, member_edit edit, precondition pre,
         std::string next = make_item(id, *members);
         std::unique_lock lock(write_mu_);
         std::uint64_t now = 0;
-        if (closing_ || failed_.load(std::memory_order_relaxed) || !current(id, nullptr, now) ||
-            now != seen) {
+        if (closing_ || failed_.load(std::memory_order_relaxed) || generation != generation_ ||
+            !current(id, nullptr, now) || now != seen) {
             continue; // judged again from the top
         }
         enqueue({put_record, id, seen + 1, std::move(next), std::move(done)});
@@ -380,6 +385,7 @@ void durable_store::fail_writes(std::vector<entry>& batch, item_result::status w
         queue_.clear();
         overlay_.clear();
         next_id_ = committed_.next_id();
+        ++generation_; // a modify that read a failed write's content must start again
     }
     for (entry& e : batch) {
         item_result r;
@@ -462,7 +468,9 @@ void durable_store::flusher_main() {
             }
         }
         {
-            std::lock_guard wl(write_mu_);
+            // Visible to reads first; the overlay entries say the same until retired below,
+            // so a writer judging meanwhile sees one state. The writers' lock is not held while
+            // waiting for the readers' lock.
             std::unique_lock rl(read_mu_);
             for (entry& e : batch) {
                 if (e.type == put_record) {
@@ -471,12 +479,17 @@ void durable_store::flusher_main() {
                     committed_.reserve_ids(e.id + 1);
                     committed_.erase(e.id);
                 }
+            }
+            applied_seq_ = writer_->next_seq();
+        }
+        {
+            std::lock_guard wl(write_mu_);
+            for (const entry& e : batch) {
                 const auto it = overlay_.find(e.id);
                 if (it != overlay_.end() && --it->second.in_flight == 0) {
                     overlay_.erase(it);
                 }
             }
-            applied_seq_ = writer_->next_seq();
         }
         for (std::size_t i = 0; i < batch.size(); ++i) {
             batch[i].done(std::move(results[i]));
@@ -501,6 +514,9 @@ void durable_store::flusher_main() {
 // --- snapshots ----------------------------------------------------------------------------
 
 void durable_store::snapshot_main() {
+    // Background work: on a busy machine the workers and the flusher go first (nice 10, this
+    // thread only: Linux applies a thread's own nice value to it alone).
+    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
     for (;;) {
         {
             std::unique_lock lock(snap_wait_mu_);
@@ -539,7 +555,8 @@ void durable_store::take_snapshot() {
         list_result page;
         {
             std::shared_lock lock(read_mu_);
-            committed_.list(after, 4096, std::size_t{1} << 20, page);
+            // Short pages: the flusher's apply waits for the copy of at most one of them.
+            committed_.list(after, 256, std::size_t{64} << 10, page);
             next_id = committed_.next_id();
         }
         for (const item& it : page.items) {

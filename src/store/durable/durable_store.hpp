@@ -37,8 +37,9 @@ public:
 };
 
 struct durable_options {
-    /// Preallocated size of a journal segment.
-    std::uint64_t segment_bytes = std::uint64_t{64} << 20;
+    /// Preallocated size of a journal segment (what an idle store occupies beside its
+    /// snapshot: 16 MiB keeps a compacted store of 1M 100-byte items within 1.3x their text).
+    std::uint64_t segment_bytes = std::uint64_t{16} << 20;
     /// A snapshot starts once the journal written since the last one exceeds this and the
     /// size of the last snapshot (so compaction work stays proportional to the writes).
     std::uint64_t snapshot_after_bytes = std::uint64_t{64} << 20;
@@ -127,6 +128,7 @@ private:
     std::condition_variable queue_cv_;
     std::unordered_map<std::uint64_t, pending> overlay_;
     std::uint64_t next_id_ = 1;
+    std::uint64_t generation_ = 0; ///< bumped when a failed batch rolls the overlay back
     std::vector<entry> queue_;
     bool closing_ = false;
     std::atomic<bool> failed_{false};
