@@ -12,9 +12,9 @@
 
 #include "app/routes.hpp"
 #include "hs/server.hpp"
-#include "log/async_sink.hpp"
 #include "journal/log.hpp"
 #include "journal/record.hpp"
+#include "log/async_sink.hpp"
 #include "store/durable/durable_store.hpp"
 #include "store/memory_store.hpp"
 
@@ -211,9 +211,9 @@ int main(int argc, char** argv) {
                          "flush, largest %llu), %llu snapshots\n",
                          static_cast<unsigned long long>(st.batches),
                          static_cast<unsigned long long>(st.records),
-                         st.batches > 0 ? static_cast<double>(st.records) /
-                                              static_cast<double>(st.batches)
-                                        : 0.0,
+                         st.batches > 0
+                             ? static_cast<double>(st.records) / static_cast<double>(st.batches)
+                             : 0.0,
                          static_cast<unsigned long long>(st.max_batch),
                          static_cast<unsigned long long>(st.snapshots));
         }

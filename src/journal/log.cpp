@@ -57,7 +57,6 @@ std::uint64_t get_u64(std::string_view in) {
     return v;
 }
 
-
 } // namespace
 
 std::string segment_name(std::uint64_t first_seq) {
@@ -72,8 +71,7 @@ std::string snapshot_name(std::uint64_t seq) {
 
 log_writer::log_writer(directory& dir, std::uint64_t next_seq, std::vector<segment_ref> live,
                        std::uint64_t segment_bytes)
-    : dir_(dir), next_seq_(next_seq), segment_bytes_(segment_bytes),
-      segments_(std::move(live)) {}
+    : dir_(dir), next_seq_(next_seq), segment_bytes_(segment_bytes), segments_(std::move(live)) {}
 
 void log_writer::open_segment(std::size_t min_bytes) {
     // A fresh file per segment and per process life (never one reused or appended to after a
@@ -281,8 +279,8 @@ recovered recover(directory& dir, const recovery_visitor& visit) {
         if (s.what == segment_scan::status::damaged || s.valid_end != bytes.size() ||
             s.records.empty() || s.records.back().type != snapshot_trailer_type ||
             s.records.back().payload.size() != 8 || get_u64(s.records.back().payload) != seq) {
-            const std::size_t at = s.what == segment_scan::status::damaged ? s.bad_offset
-                                                                            : s.valid_end;
+            const std::size_t at =
+                s.what == segment_scan::status::damaged ? s.bad_offset : s.valid_end;
             throw damaged_journal("snapshot " + at_offset(dir, name, at) +
                                   " is damaged or incomplete; refusing to start");
         }
@@ -307,9 +305,10 @@ recovered recover(directory& dir, const recovery_visitor& visit) {
     }
     segments.erase(segments.begin(), segments.begin() + static_cast<std::ptrdiff_t>(first));
     if (!segments.empty() && segments.front().first_seq > from) {
-        throw damaged_journal("journal " + dir.describe(segments.front().name) + " starts at record " +
-                              std::to_string(segments.front().first_seq) + " but the snapshot ends before record " +
-                              std::to_string(from) + ": records are missing; refusing to start");
+        throw damaged_journal("journal " + dir.describe(segments.front().name) +
+                              " starts at record " + std::to_string(segments.front().first_seq) +
+                              " but the snapshot ends before record " + std::to_string(from) +
+                              ": records are missing; refusing to start");
     }
 
     for (std::size_t i = 0; i < segments.size(); ++i) {

@@ -159,15 +159,15 @@ public:
         if (fd.get() < 0) {
             fail(errno, "opening " + describe(name));
         }
-        struct stat st{};
+        struct stat st {};
         if (::fstat(fd.get(), &st) != 0) {
             fail(errno, "reading " + describe(name));
         }
         std::string out(static_cast<std::size_t>(st.st_size), '\0');
         std::size_t got = 0;
         while (got < out.size()) {
-            const ssize_t r = ::pread(fd.get(), out.data() + got, out.size() - got,
-                                      static_cast<off_t>(got));
+            const ssize_t r =
+                ::pread(fd.get(), out.data() + got, out.size() - got, static_cast<off_t>(got));
             if (r < 0) {
                 if (errno == EINTR) {
                     continue;

@@ -69,7 +69,7 @@ struct decoded_record {
     std::uint8_t type = 0;
     std::uint64_t batch_first = 0; ///< sequence number of the first record of its batch
     std::string_view payload;      ///< points into the bytes given
-    std::size_t size = 0;     ///< header + payload, when ok
+    std::size_t size = 0;          ///< header + payload, when ok
 };
 
 /// Classifies the record at the start of \p bytes, expecting \p epoch and \p expected_seq.

@@ -83,7 +83,8 @@ void memory_store::list(std::uint64_t after, std::size_t limit, std::size_t max_
     done(std::move(out));
 }
 
-void memory_store::store_version(item_table::slot& s, std::uint64_t id, std::string next, item_result& r) {
+void memory_store::store_version(item_table::slot& s, std::uint64_t id, std::string next,
+                                 item_result& r) {
     r.json = next; // the copy that may throw comes before anything is committed
     r.id = id;
     r.version = s.version + 1;

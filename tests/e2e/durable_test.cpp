@@ -50,8 +50,8 @@ std::string request(std::string_view method, std::string_view target, std::strin
 }
 
 std::vector<std::string> durable_args(const std::string& dir) {
-    return {"--data-dir", dir, "--threads", "2", "--access-log", "off",
-            "--journal-segment-bytes", "262144"};
+    return {"--data-dir", dir, "--threads", "2", "--access-log", "off", "--journal-segment-bytes",
+            "262144"};
 }
 
 /// Every item, read with GET /data (one page of up to 1000).
@@ -59,8 +59,8 @@ std::map<std::uint64_t, std::string> all_items(std::uint16_t port) {
     std::map<std::uint64_t, std::string> out;
     std::uint64_t after = 0;
     for (;;) {
-        const auto r = request_once(port, request("GET", "/data?limit=1000&after=" +
-                                                             std::to_string(after)));
+        const auto r =
+            request_once(port, request("GET", "/data?limit=1000&after=" + std::to_string(after)));
         if (!r || r->status != 200) {
             ADD_FAILURE() << "listing failed";
             return out;

@@ -595,7 +595,8 @@ void durable_store::take_snapshot() {
         dir_->remove(s.name);
     }
     for (const std::string& n : dir_->names()) {
-        if (n.starts_with("snapshot-") && n.ends_with(".snap") && n != journal::snapshot_name(from)) {
+        if (n.starts_with("snapshot-") && n.ends_with(".snap") &&
+            n != journal::snapshot_name(from)) {
             dir_->remove(n);
         }
     }

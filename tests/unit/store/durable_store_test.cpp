@@ -38,7 +38,7 @@ template <class R> R wait_for(const std::function<void(unique_function<void(R)>)
 
 durable_options small(std::vector<std::string>* log = nullptr) {
     durable_options o;
-    o.segment_bytes = 4096; // rotations every few records
+    o.segment_bytes = 4096;              // rotations every few records
     o.snapshot_after_bytes = UINT64_MAX; // snapshots only when the workload asks
     if (log != nullptr) {
         o.log = [log](const std::string& l) { log->push_back(l); };
@@ -94,8 +94,8 @@ public:
                 std::advance(it, static_cast<long>(rng() % acked.size()));
                 target = it->first;
             }
-            const std::string members = "\"n\":" + std::to_string(i) + ",\"pad\":\"" +
-                                        std::string(rng() % 300, 'x') + "\"";
+            const std::string members =
+                "\"n\":" + std::to_string(i) + ",\"pad\":\"" + std::string(rng() % 300, 'x') + "\"";
             item_result r;
             model next = acked;
             if (pick < 5 || target == 0) {
@@ -129,7 +129,10 @@ public:
                 // not know the id it would have had, so its id is the next one).
                 if (pick < 5 || target == 0) {
                     next = acked;
-                    const std::uint64_t id = (acked.empty() ? max_acked_id : std::max(max_acked_id, acked.rbegin()->first)) + 1;
+                    const std::uint64_t id =
+                        (acked.empty() ? max_acked_id
+                                       : std::max(max_acked_id, acked.rbegin()->first)) +
+                        1;
                     next[id] = make_item(id, members);
                 }
                 maybe = next;
@@ -290,18 +293,22 @@ TEST(durable_recovery, versions_etags_and_ids_continue_across_restarts) {
         for (int i = 0; i < 3; ++i) {
             wait_for<item_result>([&](item_callback cb) { s->create("", std::move(cb)); });
         }
-        wait_for<item_result>([&](item_callback cb) { s->replace(1, "\"v\":2", {}, std::move(cb)); });
+        wait_for<item_result>(
+            [&](item_callback cb) { s->replace(1, "\"v\":2", {}, std::move(cb)); });
         wait_for<item_result>([&](item_callback cb) { s->remove(3, {}, std::move(cb)); });
         s->snapshot();
-        wait_for<item_result>([&](item_callback cb) { s->replace(1, "\"v\":3", {}, std::move(cb)); });
+        wait_for<item_result>(
+            [&](item_callback cb) { s->replace(1, "\"v\":3", {}, std::move(cb)); });
         s->close();
     }
     auto s = open_on(d);
     EXPECT_EQ(s->etag_prefix(), prefix);
-    const item_result g = wait_for<item_result>([&](item_callback cb) { s->get(1, std::move(cb)); });
+    const item_result g =
+        wait_for<item_result>([&](item_callback cb) { s->get(1, std::move(cb)); });
     EXPECT_EQ(g.version, 3u);
     EXPECT_EQ(g.json, R"({"id":1,"v":3})");
-    const item_result c = wait_for<item_result>([&](item_callback cb) { s->create("", std::move(cb)); });
+    const item_result c =
+        wait_for<item_result>([&](item_callback cb) { s->create("", std::move(cb)); });
     EXPECT_EQ(c.id, 4u); // 3 was removed, never reused
 }
 
@@ -324,11 +331,12 @@ TEST(durable_faults, disk_full_refuses_writes_with_storage_full_until_space_retu
             [&](item_callback cb) { s->create("\"b\":\"" + big + "\"", std::move(cb)); });
     }
     EXPECT_EQ(r.what, st::storage_full);
-    const item_result g = wait_for<item_result>([&](item_callback cb) { s->get(1, std::move(cb)); });
+    const item_result g =
+        wait_for<item_result>([&](item_callback cb) { s->get(1, std::move(cb)); });
     EXPECT_EQ(g.what, st::ok); // reads keep working
     d->limit_space(UINT64_MAX);
-    const item_result again = wait_for<item_result>(
-        [&](item_callback cb) { s->create("\"c\":1", std::move(cb)); });
+    const item_result again =
+        wait_for<item_result>([&](item_callback cb) { s->create("\"c\":1", std::move(cb)); });
     EXPECT_EQ(again.what, st::ok);
     EXPECT_TRUE(s->writable());
     const model before = contents(*s);
@@ -354,7 +362,8 @@ TEST(durable_faults, an_fsync_error_is_never_retried_and_logged_once) {
             [&](item_callback cb) { s->replace(1, "\"c\":1", {}, std::move(cb)); });
         EXPECT_EQ(later.what, st::unavailable);
     }
-    const item_result g = wait_for<item_result>([&](item_callback cb) { s->get(1, std::move(cb)); });
+    const item_result g =
+        wait_for<item_result>([&](item_callback cb) { s->get(1, std::move(cb)); });
     EXPECT_EQ(g.json, R"({"id":1,"a":1})"); // the failed write was never visible
     ASSERT_EQ(log.size(), 1u);
     EXPECT_NE(log[0].find("injected failure of fdatasync"), std::string::npos) << log[0];
