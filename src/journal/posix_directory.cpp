@@ -76,7 +76,18 @@ private:
 class posix_directory final : public directory {
 public:
     explicit posix_directory(std::string path) : path_(std::move(path)) {
-        if (::mkdir(path_.c_str(), 0755) != 0 && errno != EEXIST) {
+        if (::mkdir(path_.c_str(), 0755) == 0) {
+            // The new directory's own entry must survive power loss too, or everything
+            // acknowledged inside it goes with it.
+            const std::size_t slash = path_.find_last_of('/');
+            const std::string parent = slash == std::string::npos ? "."
+                                       : slash == 0               ? "/"
+                                                                  : path_.substr(0, slash);
+            const fd_holder p(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+            if (p.get() < 0 || ::fsync(p.get()) != 0) {
+                fail(errno, "fsync of " + parent + " after creating " + path_);
+            }
+        } else if (errno != EEXIST) {
             fail(errno, "creating " + path_);
         }
         dir_fd_ = ::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

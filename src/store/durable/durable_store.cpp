@@ -528,8 +528,17 @@ void durable_store::snapshot_main() {
         }
         try {
             take_snapshot();
+        } catch (const std::system_error& e) {
+            if (e.code().value() == ENOSPC) {
+                // The journal still holds everything: the snapshot is only abandoned.
+                log(std::string("durable store: snapshot abandoned: ") + e.what());
+            } else if (!failed_.exchange(true)) {
+                // An I/O error on this disk (a failed fsync of the directory the journal's
+                // segments live in, too): no more writes are acknowledged on it.
+                log(std::string("durable store: ") + e.what() +
+                    " (during a snapshot); writes are refused (503) from now on");
+            }
         } catch (const std::exception& e) {
-            // The journal still holds everything: the snapshot is only abandoned.
             log(std::string("durable store: snapshot abandoned: ") + e.what());
         }
     }
