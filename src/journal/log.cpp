@@ -71,7 +71,14 @@ std::string snapshot_name(std::uint64_t seq) {
 
 log_writer::log_writer(directory& dir, std::uint64_t next_seq, std::vector<segment_ref> live,
                        std::uint64_t segment_bytes)
-    : dir_(dir), next_seq_(next_seq), segment_bytes_(segment_bytes), segments_(std::move(live)) {}
+    : dir_(dir), next_seq_(next_seq), segment_bytes_(segment_bytes), segments_(std::move(live)) {
+    // What earlier lives wrote and no snapshot has covered counts toward the next snapshot.
+    std::uint64_t kept = 0;
+    for (const segment_ref& s : segments_) {
+        kept += s.bytes;
+    }
+    written_.store(kept);
+}
 
 void log_writer::open_segment(std::size_t min_bytes) {
     // A fresh file per segment and per process life (never one reused or appended to after a
@@ -288,6 +295,7 @@ recovered recover(directory& dir, const recovery_visitor& visit) {
             visit.snapshot_record(s.records[i].type, s.records[i].payload);
         }
         out.snapshot_seq = seq;
+        out.snapshot_bytes = bytes.size();
         for (std::size_t i = 0; i + 1 < snapshots.size(); ++i) {
             dir.remove(snapshot_name(snapshots[i])); // superseded (a compaction was cut short)
             removed = true;
@@ -347,6 +355,7 @@ recovered recover(directory& dir, const recovery_visitor& visit) {
             }
         }
         out.next_seq = s.next_seq;
+        segments[i].bytes = s.valid_end - segment_header_size;
         std::string_view rest = std::string_view(bytes).substr(s.valid_end);
         rest = rest.substr(0, end_of_nonzero(rest));
         if (!rest.empty()) {

@@ -34,6 +34,7 @@ public:
 struct segment_ref {
     std::string name;
     std::uint64_t first_seq = 0;
+    std::uint64_t bytes = 0; ///< of records (known for segments recovery kept)
 };
 
 std::string segment_name(std::uint64_t first_seq);
@@ -125,6 +126,7 @@ struct recovered {
     std::uint64_t snapshot_seq = 1; ///< records before this one are in the snapshot
     std::uint64_t next_seq = 1;     ///< the next record's number
     std::vector<segment_ref> live;  ///< segments still needed, oldest first
+    std::uint64_t snapshot_bytes = 0;
 };
 
 /// Reads the directory back: the newest snapshot, then every record after it across the

@@ -155,6 +155,7 @@ void durable_store::recover() {
     v.log = [this](const std::string& line) { log(line); };
     journal::recovered r = journal::recover(*dir_, v);
     applied_seq_ = r.next_seq;
+    last_snapshot_bytes_.store(r.snapshot_bytes);
     next_id_ = committed_.next_id();
     stats_.recovered_items = committed_.size();
     writer_ = std::make_unique<journal::log_writer>(*dir_, r.next_seq, std::move(r.live),
