@@ -128,6 +128,20 @@ struct model {
     std::uint64_t max_id = 0;
 };
 
+/// The state of \p id in a listing (nullopt: absent).
+std::optional<std::string> state_in(const std::map<std::uint64_t, std::string>& items,
+                                    std::uint64_t id) {
+    const auto it = items.find(id);
+    return it == items.end() ? std::nullopt : std::optional(it->second);
+}
+
+/// What a recovery may show for \p id: its acknowledged state, or the write in flight on it.
+bool allowed(const model& m, std::uint64_t id, const std::optional<std::string>& got,
+             const std::optional<std::string>& want) {
+    const auto fl = m.in_flight.find(id);
+    return got == want || (fl != m.in_flight.end() && got == fl->second);
+}
+
 std::string item_text(std::uint64_t id, const std::string& body) {
     // The body is {"c":..,"n":..}: the stored text puts "id" first.
     return R"({"id":)" + std::to_string(id) + "," + body.substr(1);
@@ -211,14 +225,10 @@ TEST(durable, kill_9_under_concurrent_writes_loses_nothing_acknowledged) {
         {
             std::lock_guard l(m.mu);
             for (const auto& [id, want] : m.acked) {
-                const auto it = items.find(id);
-                const std::optional<std::string> got =
-                    it == items.end() ? std::nullopt : std::optional(it->second);
-                const auto fl = m.in_flight.find(id);
-                const bool ok = got == want || (fl != m.in_flight.end() && got == fl->second);
-                EXPECT_TRUE(ok) << "round " << round << ": item " << id << " is "
-                                << got.value_or("(absent)") << ", acknowledged "
-                                << want.value_or("(deleted)");
+                const std::optional<std::string> got = state_in(items, id);
+                EXPECT_TRUE(allowed(m, id, got, want))
+                    << "round " << round << ": item " << id << " is " << got.value_or("(absent)")
+                    << ", acknowledged " << want.value_or("(deleted)");
                 m.acked[id] = got;
             }
             for (const auto& [id, text] : items) {
@@ -266,11 +276,7 @@ TEST(durable, kill_9_under_concurrent_writes_loses_nothing_acknowledged) {
     const auto items = all_items(s.port());
     std::lock_guard l(m.mu);
     for (const auto& [id, want] : m.acked) {
-        const auto it = items.find(id);
-        const std::optional<std::string> got =
-            it == items.end() ? std::nullopt : std::optional(it->second);
-        const auto fl = m.in_flight.find(id);
-        EXPECT_TRUE(got == want || (fl != m.in_flight.end() && got == fl->second)) << id;
+        EXPECT_TRUE(allowed(m, id, state_in(items, id), want)) << id;
     }
 }
 

@@ -276,9 +276,8 @@ void durable_store::create(std::string members, item_callback done) {
     enqueue(std::move(e));
 }
 
-void durable_store::replace(std::uint64_t id, std::string members, precondition pre,
-                            item_callback done) {
-    std::string next = make_item(id, members); // built outside the lock
+void durable_store::judged_write(std::uint64_t id, const precondition& pre, item_callback done,
+                                 std::uint8_t type, std::string json) {
     item_result r;
     r.id = id;
     {
@@ -295,11 +294,17 @@ void durable_store::replace(std::uint64_t id, std::string members, precondition 
             r.what = item_result::status::precondition_failed;
             r.version = v;
         } else {
-            enqueue({put_record, id, v + 1, std::move(next), std::move(done)});
+            enqueue({type, id, type == put_record ? v + 1 : 0, std::move(json), std::move(done)});
             return;
         }
     }
     done(std::move(r));
+}
+
+void durable_store::replace(std::uint64_t id, std::string members, precondition pre,
+                            item_callback done) {
+    // The text is built outside the lock.
+    judged_write(id, pre, std::move(done), put_record, make_item(id, members));
 }
 
 void durable_store::modify(std::uint64_t id, member_edit edit, precondition pre,
@@ -350,27 +355,7 @@ void durable_store::modify(std::uint64_t id, member_edit edit, precondition pre,
 }
 
 void durable_store::remove(std::uint64_t id, precondition pre, item_callback done) {
-    item_result r;
-    r.id = id;
-    {
-        std::unique_lock lock(write_mu_);
-        if (closing_ || failed_.load(std::memory_order_relaxed)) {
-            lock.unlock();
-            refuse_write(done, id);
-            return;
-        }
-        std::uint64_t v = 0;
-        if (!current(id, nullptr, v)) {
-            r.what = item_result::status::not_found;
-        } else if (!pre.holds(v)) {
-            r.what = item_result::status::precondition_failed;
-            r.version = v;
-        } else {
-            enqueue({remove_record, id, 0, {}, std::move(done)});
-            return;
-        }
-    }
-    done(std::move(r));
+    judged_write(id, pre, std::move(done), remove_record, {});
 }
 
 // --- the flusher: group commit ----------------------------------------------------------------

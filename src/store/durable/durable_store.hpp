@@ -105,6 +105,9 @@ private:
     bool current(std::uint64_t id, std::string* json, std::uint64_t& version) const;
     /// Queues a write (under write_mu_), updating the overlay.
     void enqueue(entry e);
+    /// Replace or remove: judged against the newest accepted state, then queued.
+    void judged_write(std::uint64_t id, const precondition& pre, item_callback done,
+                      std::uint8_t type, std::string json);
     /// Answers \p done at once when the store does not take writes now; true if it did.
     bool refuse_write(item_callback& done, std::uint64_t id);
 
