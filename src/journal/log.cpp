@@ -133,22 +133,7 @@ void log_writer::append(const std::vector<record_ref>& batch) {
         current_->write_at(end_, buf_);
     } catch (const std::system_error& e) {
         if (e.code().value() == ENOSPC) {
-            // Cut the partial batch back to the last durable offset and finish this segment:
-            // the next batch starts a new one (a new epoch), so nothing of this one can ever
-            // read as a record. A segment left empty goes (the next one takes its number). A
-            // failure to cut is an I/O error like any other.
-            if (end_ == segment_header_size) {
-                current_.reset();
-                const std::string name = segment_name(next_seq_);
-                dir_.remove(name);
-                dir_.sync();
-                std::lock_guard lock(list_mu_);
-                segments_.pop_back();
-            } else {
-                current_->truncate(end_);
-                current_->sync_data();
-                current_.reset();
-            }
+            cut_back();
         }
         throw;
     }
@@ -163,6 +148,31 @@ void log_writer::append(const std::vector<record_ref>& batch) {
     end_ += buf_.size();
     written_ += buf_.size();
     next_seq_ = seq;
+}
+
+void log_writer::cut_back() {
+    // Cut the partial batch back to the last durable offset and finish this segment: the next
+    // batch starts a new one (a new epoch), so nothing of this one can ever read as a record. A
+    // segment left empty goes (the next one takes its number). A failure to cut is an I/O
+    // error like any other: the torn bytes could stay in a segment that is no longer the last,
+    // where recovery must take them for damage.
+    try {
+        if (end_ == segment_header_size) {
+            current_.reset();
+            dir_.remove(segment_name(next_seq_));
+            dir_.sync();
+            std::lock_guard lock(list_mu_);
+            segments_.pop_back();
+        } else {
+            current_->truncate(end_);
+            current_->sync_data();
+            current_.reset();
+        }
+    } catch (const std::system_error& e) {
+        throw std::system_error(EIO, std::generic_category(),
+                                std::string("cutting back a write that found the disk full: ") +
+                                    e.what());
+    }
 }
 
 std::vector<segment_ref> log_writer::take_covered(std::uint64_t seq) {
@@ -237,33 +247,57 @@ std::string at_offset(const directory& dir, const std::string& name, std::size_t
     return dir.describe(name) + " at offset " + std::to_string(offset);
 }
 
-/// Keeps the bytes after a torn tail in a file of their own, durably, before they are cut.
-void keep_aside(directory& dir, const std::string& segment, std::size_t offset,
-                std::string_view bytes) {
-    const std::string name = "torn-" + segment + "-" + std::to_string(offset) + ".bin";
+/// Keeps the bytes after a torn tail in a file of their own, durably, before they are cut. They
+/// were never acknowledged, so on a full disk they are only logged (false).
+bool keep_aside(directory& dir, const std::string& name, std::string_view bytes,
+                const recovery_visitor& visit) {
     const std::string tmp = name + ".tmp";
-    dir.remove(tmp);
-    {
-        std::unique_ptr<file> f = dir.create(tmp);
-        f->write_at(0, bytes);
-        f->sync_data();
+    try {
+        dir.remove(tmp);
+        {
+            std::unique_ptr<file> f = dir.create(tmp);
+            f->write_at(0, bytes);
+            f->sync_data();
+        }
+        dir.rename(tmp, name);
+        dir.sync();
+        return true;
+    } catch (const std::system_error& e) {
+        if (e.code().value() != ENOSPC) {
+            throw;
+        }
+        dir.remove(tmp);
+        if (visit.log) {
+            visit.log("journal: no room to keep the torn tail aside in " + name + " (" +
+                      e.what() + "); it is cut without a copy");
+        }
+        return false;
     }
-    dir.rename(tmp, name);
-    dir.sync();
 }
+
+/// The last segment's fate, decided before anything changes.
+struct last_segment_plan {
+    std::string name;
+    bool remove = false;       ///< nothing durable in it
+    std::uint64_t cut_at = 0;  ///< else: truncate here (0: leave as is)
+    std::string torn;          ///< the non-zero bytes after cut_at, kept aside first
+};
 
 } // namespace
 
 recovered recover(directory& dir, const recovery_visitor& visit) {
+    // Two passes: the first reads and judges every file and changes nothing, so a refusal
+    // leaves the directory as it was found; the second removes leftovers and cuts the torn
+    // tail, in an order that a crash at any point leaves work the next recovery redoes the
+    // same way.
     recovered out;
     std::vector<std::uint64_t> snapshots;
     std::vector<segment_ref> segments;
-    bool removed = false;
+    std::vector<std::string> leftovers;
     for (const std::string& name : dir.names()) {
         std::uint64_t n = 0;
         if (name.ends_with(".tmp")) {
-            dir.remove(name); // a snapshot or a torn tail's copy that was never completed
-            removed = true;
+            leftovers.push_back(name); // a snapshot or a torn tail's copy never completed
         } else if (parse_numbered(name, "snapshot-", ".snap", n)) {
             snapshots.push_back(n);
         } else if (parse_numbered(name, "journal-", ".log", n)) {
@@ -297,8 +331,7 @@ recovered recover(directory& dir, const recovery_visitor& visit) {
         out.snapshot_seq = seq;
         out.snapshot_bytes = bytes.size();
         for (std::size_t i = 0; i + 1 < snapshots.size(); ++i) {
-            dir.remove(snapshot_name(snapshots[i])); // superseded (a compaction was cut short)
-            removed = true;
+            leftovers.push_back(snapshot_name(snapshots[i])); // superseded
         }
     }
     const std::uint64_t from = out.snapshot_seq;
@@ -307,8 +340,7 @@ recovered recover(directory& dir, const recovery_visitor& visit) {
     // Segments the snapshot covers entirely are leftovers of a compaction cut short.
     std::size_t first = 0;
     while (first + 1 < segments.size() && segments[first + 1].first_seq <= from) {
-        dir.remove(segments[first].name);
-        removed = true;
+        leftovers.push_back(segments[first].name);
         ++first;
     }
     segments.erase(segments.begin(), segments.begin() + static_cast<std::ptrdiff_t>(first));
@@ -319,6 +351,7 @@ recovered recover(directory& dir, const recovery_visitor& visit) {
                               ": records are missing; refusing to start");
     }
 
+    last_segment_plan last_plan;
     for (std::size_t i = 0; i < segments.size(); ++i) {
         const segment_ref& seg = segments[i];
         const bool last = i + 1 == segments.size();
@@ -330,9 +363,8 @@ recovered recover(directory& dir, const recovery_visitor& visit) {
             if (last && s.header != header_status::unknown_version && end_of_nonzero(body) == 0) {
                 // Its creation was cut short before the header was synced (the header missing,
                 // zeroed or torn, nothing after it): no record was ever written in it.
-                dir.remove(seg.name);
-                removed = true;
-                segments.pop_back();
+                last_plan.name = seg.name;
+                last_plan.remove = true;
                 break;
             }
             throw damaged_journal("journal " + at_offset(dir, seg.name, 0) +
@@ -349,6 +381,16 @@ recovered recover(directory& dir, const recovery_visitor& visit) {
                                   " is corrupt before its end (a valid record of a later write "
                                   "follows the bad one); refusing to start");
         }
+        std::string_view rest = std::string_view(bytes).substr(s.valid_end);
+        rest = rest.substr(0, end_of_nonzero(rest));
+        if (!last && !rest.empty()) {
+            // Only the write in progress at a crash can be torn, and it is in the newest
+            // segment: a writer moves to a new segment only after the previous one's last
+            // batch was synced or cut back.
+            throw damaged_journal("journal " + at_offset(dir, seg.name, s.valid_end) +
+                                  " has bytes that are no record after its last one, but a "
+                                  "later segment follows; refusing to start");
+        }
         for (const scanned_record& r : s.records) {
             if (r.seq >= from) {
                 visit.record(r.seq, r.type, r.payload);
@@ -356,28 +398,17 @@ recovered recover(directory& dir, const recovery_visitor& visit) {
         }
         out.next_seq = s.next_seq;
         segments[i].bytes = s.valid_end - segment_header_size;
-        std::string_view rest = std::string_view(bytes).substr(s.valid_end);
-        rest = rest.substr(0, end_of_nonzero(rest));
-        if (!rest.empty()) {
-            // An interrupted write: never synced, so never acknowledged. Kept aside, logged,
-            // and cut off, so the bytes cannot be misread later.
-            keep_aside(dir, seg.name, s.valid_end, rest);
-            std::unique_ptr<file> f = dir.open(seg.name);
-            f->truncate(s.valid_end);
-            f->sync_data();
-            if (visit.log) {
-                visit.log("journal: cut a torn tail of " + std::to_string(rest.size()) +
-                          " bytes off " + at_offset(dir, seg.name, s.valid_end) +
-                          " (kept in torn-" + seg.name + "-" + std::to_string(s.valid_end) +
-                          ".bin)");
+        if (last) {
+            last_plan.name = seg.name;
+            if (s.records.empty()) {
+                last_plan.remove = true; // nothing in it: the new life's first segment
+                                         // takes its number
+            } else if (bytes.size() > s.valid_end) {
+                // The torn write (kept aside) or the preallocated zeros: the next life writes
+                // a segment of its own, so this one ends at its last record.
+                last_plan.cut_at = s.valid_end;
+                last_plan.torn = std::string(rest);
             }
-        }
-        if (last && s.records.empty()) {
-            // Nothing in it: the new life's first segment takes its number.
-            dir.remove(seg.name);
-            removed = true;
-            segments.pop_back();
-            break;
         }
     }
     if (out.next_seq < from) {
@@ -385,7 +416,38 @@ recovered recover(directory& dir, const recovery_visitor& visit) {
                               " but the snapshot covers records up to " + std::to_string(from) +
                               ": a segment is missing; refusing to start");
     }
-    if (removed) {
+
+    // Second pass. First the names read above are made durable (a snapshot renamed into place
+    // just before a crash, say), then what they make redundant goes.
+    if (last_plan.remove) {
+        leftovers.push_back(last_plan.name);
+        segments.pop_back();
+    }
+    const bool changes = !leftovers.empty() || last_plan.cut_at != 0;
+    if (changes) {
+        dir.sync();
+    }
+    for (const std::string& name : leftovers) {
+        dir.remove(name);
+    }
+    if (last_plan.cut_at != 0) {
+        if (!last_plan.torn.empty()) {
+            // An interrupted write: never synced, so never acknowledged. Kept aside, logged,
+            // and cut off, so the bytes cannot be misread later.
+            const std::string copy =
+                "torn-" + last_plan.name + "-" + std::to_string(last_plan.cut_at) + ".bin";
+            const bool kept = keep_aside(dir, copy, last_plan.torn, visit);
+            if (visit.log) {
+                visit.log("journal: cut a torn tail of " + std::to_string(last_plan.torn.size()) +
+                          " bytes off " + at_offset(dir, last_plan.name, last_plan.cut_at) +
+                          (kept ? " (kept in " + copy + ")" : std::string()));
+            }
+        }
+        std::unique_ptr<file> f = dir.open(last_plan.name);
+        f->truncate(last_plan.cut_at);
+        f->sync_data();
+    }
+    if (changes) {
         dir.sync();
     }
     out.live = std::move(segments);

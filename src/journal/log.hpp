@@ -72,6 +72,7 @@ public:
 
 private:
     void open_segment(std::size_t min_bytes);
+    void cut_back();
 
     directory& dir_;
     std::uint64_t next_seq_;

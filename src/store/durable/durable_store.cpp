@@ -240,6 +240,21 @@ bool durable_store::current(std::uint64_t id, std::string* json, std::uint64_t& 
     return true;
 }
 
+void durable_store::answer(std::unique_lock<std::mutex>& lock, item_result r,
+                           item_callback& done) {
+    if (overlay_.contains(r.id)) {
+        entry e;
+        e.id = r.id;
+        e.verdict = std::move(r);
+        e.done = std::move(done);
+        queue_.push_back(std::move(e));
+        queue_cv_.notify_one();
+        return;
+    }
+    lock.unlock();
+    done(std::move(r));
+}
+
 void durable_store::enqueue(entry e) {
     pending& p = overlay_[e.id];
     p.json = e.type == put_record ? e.json : std::string();
@@ -280,25 +295,23 @@ void durable_store::judged_write(std::uint64_t id, const precondition& pre, item
                                  std::uint8_t type, std::string json) {
     item_result r;
     r.id = id;
-    {
-        std::unique_lock lock(write_mu_);
-        if (closing_ || failed_.load(std::memory_order_relaxed)) {
-            lock.unlock();
-            refuse_write(done, id);
-            return;
-        }
-        std::uint64_t v = 0;
-        if (!current(id, nullptr, v)) {
-            r.what = item_result::status::not_found;
-        } else if (!pre.holds(v)) {
-            r.what = item_result::status::precondition_failed;
-            r.version = v;
-        } else {
-            enqueue({type, id, type == put_record ? v + 1 : 0, std::move(json), std::move(done)});
-            return;
-        }
+    std::unique_lock lock(write_mu_);
+    if (closing_ || failed_.load(std::memory_order_relaxed)) {
+        lock.unlock();
+        refuse_write(done, id);
+        return;
     }
-    done(std::move(r));
+    std::uint64_t v = 0;
+    if (!current(id, nullptr, v)) {
+        r.what = item_result::status::not_found;
+    } else if (!pre.holds(v)) {
+        r.what = item_result::status::precondition_failed;
+        r.version = v;
+    } else {
+        enqueue({type, id, type == put_record ? v + 1 : 0, std::move(json), std::move(done), {}});
+        return;
+    }
+    answer(lock, std::move(r), done);
 }
 
 void durable_store::replace(std::uint64_t id, std::string members, precondition pre,
@@ -309,11 +322,12 @@ void durable_store::replace(std::uint64_t id, std::string members, precondition 
 
 void durable_store::modify(std::uint64_t id, member_edit edit, precondition pre,
                            item_callback done) {
-    item_result r;
-    r.id = id;
     // As the memory store: the edit runs outside the lock on the version it read, and the
-    // write is queued only if that version is still the newest accepted one.
+    // write is queued (or the refusal answered) only if that version is still the newest
+    // accepted one.
     for (;;) {
+        item_result r;
+        r.id = id;
         std::string json;
         std::uint64_t seen = 0;
         std::uint64_t generation = 0;
@@ -327,31 +341,35 @@ void durable_store::modify(std::uint64_t id, member_edit edit, precondition pre,
             }
             if (!current(id, &json, seen)) {
                 r.what = item_result::status::not_found;
-                break;
-            }
-            if (!pre.holds(seen)) {
+            } else if (!pre.holds(seen)) {
                 r.what = item_result::status::precondition_failed;
                 r.version = seen;
-                break;
+            }
+            if (r.what != item_result::status::ok) {
+                answer(lock, std::move(r), done);
+                return;
             }
         }
         std::optional<std::string> members = edit(item_members(json));
-        if (!members) {
-            r.what = item_result::status::edit_refused;
-            r.version = seen;
-            break;
+        std::string next;
+        if (members) {
+            next = make_item(id, *members);
         }
-        std::string next = make_item(id, *members);
         std::unique_lock lock(write_mu_);
         std::uint64_t now = 0;
         if (closing_ || failed_.load(std::memory_order_relaxed) || generation != generation_ ||
             !current(id, nullptr, now) || now != seen) {
             continue; // judged again from the top
         }
-        enqueue({put_record, id, seen + 1, std::move(next), std::move(done)});
+        if (!members) {
+            r.what = item_result::status::edit_refused;
+            r.version = seen;
+            answer(lock, std::move(r), done);
+            return;
+        }
+        enqueue({put_record, id, seen + 1, std::move(next), std::move(done), {}});
         return;
     }
-    done(std::move(r));
 }
 
 void durable_store::remove(std::uint64_t id, precondition pre, item_callback done) {
@@ -398,8 +416,11 @@ void durable_store::flusher_main() {
             batch.swap(queue_);
         }
         payloads.resize(batch.size());
-        refs.resize(batch.size());
+        refs.clear();
         for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (batch[i].type == 0) {
+                continue; // an answer: no record
+            }
             std::string& p = payloads[i];
             p.clear();
             put_varint(p, batch[i].id);
@@ -407,7 +428,7 @@ void durable_store::flusher_main() {
                 put_varint(p, batch[i].version);
                 p += batch[i].json;
             }
-            refs[i] = {batch[i].type, p};
+            refs.push_back({batch[i].type, p});
         }
         if (failed_.load(std::memory_order_relaxed)) {
             fail_writes(batch, item_result::status::unavailable);
@@ -446,6 +467,10 @@ void durable_store::flusher_main() {
         results.resize(batch.size());
         for (std::size_t i = 0; i < batch.size(); ++i) {
             item_result& r = results[i];
+            if (batch[i].type == 0) {
+                r = std::move(batch[i].verdict);
+                continue;
+            }
             r = item_result{};
             r.id = batch[i].id;
             r.version = batch[i].version;
@@ -461,7 +486,7 @@ void durable_store::flusher_main() {
             for (entry& e : batch) {
                 if (e.type == put_record) {
                     committed_.put(e.id, e.version, std::move(e.json));
-                } else {
+                } else if (e.type == remove_record) {
                     committed_.reserve_ids(e.id + 1);
                     committed_.erase(e.id);
                 }
@@ -471,6 +496,9 @@ void durable_store::flusher_main() {
         {
             std::lock_guard wl(write_mu_);
             for (const entry& e : batch) {
+                if (e.type == 0) {
+                    continue;
+                }
                 const auto it = overlay_.find(e.id);
                 if (it != overlay_.end() && --it->second.in_flight == 0) {
                     overlay_.erase(it);
@@ -482,9 +510,11 @@ void durable_store::flusher_main() {
         }
         {
             std::lock_guard lock(stats_mu_);
-            ++stats_.batches;
-            stats_.records += batch.size();
-            stats_.max_batch = std::max<std::uint64_t>(stats_.max_batch, batch.size());
+            if (!refs.empty()) {
+                ++stats_.batches;
+                stats_.records += refs.size();
+                stats_.max_batch = std::max<std::uint64_t>(stats_.max_batch, refs.size());
+            }
         }
         const std::uint64_t since = writer_->bytes_written() - journal_at_snapshot_.load();
         if (since > std::max(options_.snapshot_after_bytes, last_snapshot_bytes_.load())) {

@@ -87,13 +87,16 @@ public:
     std::size_t size() const;
 
 private:
-    /// A write accepted but not yet durable.
+    /// A write accepted but not yet durable, or (type 0) an answer that depends on one: a
+    /// 404 or 412 judged against a write still in flight is given only once that write is
+    /// durable, and fails with it (no client sees a state that may never be).
     struct entry {
-        std::uint8_t type = 0; ///< record type (put or remove)
+        std::uint8_t type = 0; ///< record type (put or remove), or 0: no record, `verdict`
         std::uint64_t id = 0;
         std::uint64_t version = 0;
         std::string json; ///< put: the item's new text
         item_callback done;
+        item_result verdict; ///< type 0: the answer
     };
     /// The newest accepted state of an item with writes in flight.
     struct pending {
@@ -103,6 +106,9 @@ private:
     };
     /// The newest accepted state of \p id (under write_mu_): pending, committed, or none.
     bool current(std::uint64_t id, std::string* json, std::uint64_t& version) const;
+    /// Answers a write that will not happen (under write_mu_, which it may release): at once
+    /// when it was judged on durable state, behind the writes in flight on \p id otherwise.
+    void answer(std::unique_lock<std::mutex>& lock, item_result r, item_callback& done);
     /// Queues a write (under write_mu_), updating the overlay.
     void enqueue(entry e);
     /// Replace or remove: judged against the newest accepted state, then queued.
