@@ -284,6 +284,160 @@ TEST(durable_recovery, a_torn_tail_is_cut_logged_and_kept_aside) {
     EXPECT_TRUE(kept);
 }
 
+TEST(durable_recovery, bytes_after_the_end_of_a_segment_that_is_not_the_last_refuse_to_start) {
+    auto d = std::make_shared<hs::test::sim_disk>();
+    {
+        auto s = open_on(d); // 4 KiB segments: these fill three
+        for (int i = 0; i < 8; ++i) {
+            wait_for<item_result>([&](item_callback cb) {
+                s->create("\"p\":\"" + std::string(1000, 'x') + "\"", std::move(cb));
+            });
+        }
+        s->close();
+    }
+    d->settle();
+    const std::string seg = journal::segment_name(1);
+    std::string* bytes = d->content(seg);
+    ASSERT_NE(bytes, nullptr);
+    ASSERT_GT(bytes->size(), 4000u);
+    bytes->replace(4000, 8, "garbage!"); // in the first segment's preallocated zeros
+    {
+        hs::test::sim_directory sd(d);
+        sd.create("snapshot-00000000000000000009.snap.tmp")->write_at(0, "unfinished");
+    }
+    d->settle();
+    const std::vector<std::string> before = d->file_names();
+    try {
+        open_on(d);
+        FAIL() << "recovery accepted bytes after a finished segment";
+    } catch (const journal::damaged_journal& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find(seg), std::string::npos) << what;
+        EXPECT_NE(what.find("later segment follows"), std::string::npos) << what;
+    }
+    // A refusal changes nothing: not even the leftovers it would have removed.
+    EXPECT_EQ(d->file_names(), before);
+}
+
+TEST(durable_crash, a_crash_at_every_operation_of_recovery_then_recovery_again_agrees) {
+    const std::uint64_t total = operations_of_workload();
+    // Images with the most for recovery to do: crashes inside writes and snapshots leave torn
+    // tails, temporary files, superseded snapshots and covered segments.
+    for (std::uint64_t n = 1; n <= total; n += 3) {
+        auto d = std::make_shared<hs::test::sim_disk>();
+        workload w;
+        {
+            auto s = open_on(d);
+            d->fail_at(d->operations() + n, 0);
+            w.run(*s);
+            s->close();
+        }
+        for (std::uint64_t seed = n * 1000; seed < n * 1000 + 2; ++seed) {
+            std::uint64_t recovery_ops = 0;
+            model clean;
+            {
+                auto img = d->after_crash(seed);
+                const std::uint64_t start = img->operations();
+                auto s = open_on(img);
+                recovery_ops = img->operations() - start;
+                clean = contents(*s);
+            }
+            for (std::uint64_t k = 1; k <= recovery_ops; ++k) {
+                auto img = d->after_crash(seed);
+                img->fail_at(img->operations() + k, 0);
+                try {
+                    auto s = open_on(img);
+                    ADD_FAILURE() << "the crash at recovery operation " << k << " did not happen";
+                } catch (const hs::test::simulated_crash&) {
+                }
+                auto again = open_on(img->after_crash(seed + k));
+                EXPECT_EQ(contents(*again), clean)
+                    << "workload crash " << n << " image " << seed << ", recovery crash at "
+                    << k << " of " << recovery_ops;
+                if (HasFailure()) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+TEST(durable_writes, a_refusal_judged_on_a_write_in_flight_waits_for_it) {
+    auto d = std::make_shared<hs::test::sim_disk>();
+    auto s = open_on(d);
+    wait_for<item_result>([&](item_callback cb) { s->create("\"a\":1", std::move(cb)); });
+    precondition v1;
+    v1.any_version = false;
+    v1.versions = {1};
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<std::pair<char, item_result>> order;
+    auto note = [&](char who) {
+        return [&, who](item_result r) {
+            std::lock_guard l(mu);
+            order.emplace_back(who, std::move(r));
+            cv.notify_all();
+        };
+    };
+    s->replace(1, "\"a\":2", {}, note('A'));
+    s->replace(1, "\"a\":3", v1, note('B')); // 412 against A's version 2, once A is durable
+    s->remove(1, {}, note('C'));
+    s->modify(
+        1, [](std::string_view) -> std::optional<std::string> { return "\"x\":1"; }, {},
+        note('D')); // 404 against C, once C is durable
+    {
+        std::unique_lock l(mu);
+        ASSERT_TRUE(cv.wait_for(l, 30s, [&] { return order.size() == 4; }));
+    }
+    std::string seq;
+    for (const auto& [who, r] : order) {
+        seq += who;
+    }
+    // B's answer cannot come before A's, nor D's before C's.
+    EXPECT_LT(seq.find('A'), seq.find('B')) << seq;
+    EXPECT_LT(seq.find('C'), seq.find('D')) << seq;
+    for (const auto& [who, r] : order) {
+        if (who == 'B') {
+            EXPECT_EQ(r.what, st::precondition_failed);
+            EXPECT_EQ(r.version, 2u);
+        } else if (who == 'D') {
+            EXPECT_EQ(r.what, st::not_found);
+        } else {
+            EXPECT_EQ(r.what, st::ok) << who;
+        }
+    }
+}
+
+TEST(durable_writes, a_refusal_judged_on_a_write_that_then_fails_fails_with_it) {
+    auto d = std::make_shared<hs::test::sim_disk>();
+    auto s = open_on(d);
+    wait_for<item_result>([&](item_callback cb) { s->create("\"a\":1", std::move(cb)); });
+    d->limit_space(d->used()); // A needs a segment of its own, which cannot be preallocated
+    precondition v1;
+    v1.any_version = false;
+    v1.versions = {1};
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<item_result> a, b;
+    s->replace(1, "\"a\":\"" + std::string(5000, 'x') + "\"", {}, [&](item_result r) {
+        std::lock_guard l(mu);
+        a = std::move(r);
+        cv.notify_all();
+    });
+    s->replace(1, "\"a\":3", v1, [&](item_result r) {
+        std::lock_guard l(mu);
+        b = std::move(r);
+        cv.notify_all();
+    });
+    std::unique_lock l(mu);
+    ASSERT_TRUE(cv.wait_for(l, 30s, [&] { return a && b; }));
+    EXPECT_EQ(a->what, st::storage_full);
+    // Version 2 never existed, so no answer may claim it: B either failed with A (judged
+    // behind it) or, judged after A failed, succeeded on version 1.
+    EXPECT_NE(b->what, st::precondition_failed);
+    EXPECT_TRUE(b->what == st::storage_full || b->what == st::ok) << static_cast<int>(b->what);
+}
+
 TEST(durable_recovery, versions_etags_and_ids_continue_across_restarts) {
     auto d = std::make_shared<hs::test::sim_disk>();
     std::string prefix;
