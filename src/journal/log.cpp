@@ -277,9 +277,10 @@ bool keep_aside(directory& dir, const std::string& name, std::string_view bytes,
 
 /// The last segment's fate, decided before anything changes.
 struct last_segment_plan {
-    std::string name;
-    bool remove = false;       ///< nothing durable in it
-    std::uint64_t cut_at = 0;  ///< else: truncate here (0: leave as is)
+    std::string name;          ///< empty: no segment
+    bool remove = false;       ///< no record in it
+    std::uint64_t cut_at = 0;  ///< just past its last record
+    bool trim = false;         ///< the file goes on past cut_at: truncate it there
     std::string torn;          ///< the non-zero bytes after cut_at, kept aside first
 };
 
@@ -400,15 +401,10 @@ recovered recover(directory& dir, const recovery_visitor& visit) {
         segments[i].bytes = s.valid_end - segment_header_size;
         if (last) {
             last_plan.name = seg.name;
-            if (s.records.empty()) {
-                last_plan.remove = true; // nothing in it: the new life's first segment
-                                         // takes its number
-            } else if (bytes.size() > s.valid_end) {
-                // The torn write (kept aside) or the preallocated zeros: the next life writes
-                // a segment of its own, so this one ends at its last record.
-                last_plan.cut_at = s.valid_end;
-                last_plan.torn = std::string(rest);
-            }
+            last_plan.remove = s.records.empty(); // the new life's first segment takes its number
+            last_plan.torn = std::string(rest);
+            last_plan.cut_at = s.valid_end;
+            last_plan.trim = bytes.size() > s.valid_end;
         }
     }
     if (out.next_seq < from) {
@@ -423,33 +419,34 @@ recovered recover(directory& dir, const recovery_visitor& visit) {
         leftovers.push_back(last_plan.name);
         segments.pop_back();
     }
-    const bool changes = !leftovers.empty() || last_plan.cut_at != 0;
-    if (changes) {
-        dir.sync();
+    dir.sync();
+    if (!last_plan.torn.empty()) {
+        // An interrupted write: never synced, so never acknowledged. Kept aside, logged, and
+        // cut off, so the bytes cannot be misread later.
+        const std::string copy =
+            "torn-" + last_plan.name + "-" + std::to_string(last_plan.cut_at) + ".bin";
+        const bool kept = keep_aside(dir, copy, last_plan.torn, visit);
+        if (visit.log) {
+            visit.log("journal: cut a torn tail of " + std::to_string(last_plan.torn.size()) +
+                      " bytes off " + at_offset(dir, last_plan.name, last_plan.cut_at) +
+                      (kept ? " (kept in " + copy + ")" : std::string()));
+        }
     }
     for (const std::string& name : leftovers) {
         dir.remove(name);
     }
-    if (last_plan.cut_at != 0) {
-        if (!last_plan.torn.empty()) {
-            // An interrupted write: never synced, so never acknowledged. Kept aside, logged,
-            // and cut off, so the bytes cannot be misread later.
-            const std::string copy =
-                "torn-" + last_plan.name + "-" + std::to_string(last_plan.cut_at) + ".bin";
-            const bool kept = keep_aside(dir, copy, last_plan.torn, visit);
-            if (visit.log) {
-                visit.log("journal: cut a torn tail of " + std::to_string(last_plan.torn.size()) +
-                          " bytes off " + at_offset(dir, last_plan.name, last_plan.cut_at) +
-                          (kept ? " (kept in " + copy + ")" : std::string()));
-            }
-        }
+    if (!last_plan.name.empty() && !last_plan.remove) {
+        // After a kill -9 the page cache still holds the batch that was being written when the
+        // process died, unsynced: it was read above and will be served, and the next life's
+        // acknowledged writes follow it, so it is made durable now (and the file ends at its
+        // last record: the next life writes a file of its own).
         std::unique_ptr<file> f = dir.open(last_plan.name);
-        f->truncate(last_plan.cut_at);
+        if (last_plan.trim) {
+            f->truncate(last_plan.cut_at);
+        }
         f->sync_data();
     }
-    if (changes) {
-        dir.sync();
-    }
+    dir.sync();
     out.live = std::move(segments);
     return out;
 }

@@ -100,6 +100,36 @@ public:
         return out;
     }
 
+    /// The disk a kill -9 at this moment leaves: the process is gone, the kernel keeps every
+    /// write and directory change, synced or not (a power cut later may still lose the unsynced
+    /// ones: call after_crash on the result). Unlocked, so a new directory object can open it.
+    std::shared_ptr<sim_disk> after_kill() const {
+        std::lock_guard l(mu);
+        auto out = std::make_shared<sim_disk>();
+        std::map<const inode*, std::shared_ptr<inode>> copies;
+        auto copy = [&](const std::shared_ptr<inode>& n) {
+            auto& c = copies[n.get()];
+            if (!c) {
+                c = std::make_shared<inode>(*n);
+            }
+            return c;
+        };
+        for (const auto& [name, node] : entries) {
+            out->entries[name] = copy(node);
+        }
+        for (const auto& [name, node] : durable_entries) {
+            out->durable_entries[name] = copy(node);
+        }
+        for (const dir_op& op : unsynced_dir) {
+            dir_op o = op;
+            if (o.node) {
+                o.node = copy(o.node);
+            }
+            out->unsynced_dir.push_back(std::move(o));
+        }
+        return out;
+    }
+
     /// The current content of a file, for tests that damage an image.
     std::string* content(const std::string& name) {
         std::lock_guard l(mu);

@@ -97,20 +97,13 @@ void durable_store::recover() {
         while (!id.empty() && (id.back() == '\n' || id.back() == '\r')) {
             id.pop_back();
         }
-        if (is_hex16(id)) {
-            prefix_ = id;
+        if (!is_hex16(id)) {
+            // Written whole (temp, sync, rename), so this is damage: a new prefix would
+            // silently change every ETag a client holds.
+            throw journal::damaged_journal(dir_->describe("store-id") +
+                                           " does not hold 16 hex digits; refusing to start");
         }
-    }
-    if (prefix_.empty()) {
-        prefix_ = random_etag_prefix();
-        dir_->remove("store-id.tmp");
-        {
-            std::unique_ptr<journal::file> f = dir_->create("store-id.tmp");
-            f->write_at(0, prefix_ + "\n");
-            f->sync_data();
-        }
-        dir_->rename("store-id.tmp", "store-id");
-        dir_->sync();
+        prefix_ = id;
     }
 
     journal::recovery_visitor v;
@@ -154,6 +147,19 @@ void durable_store::recover() {
     };
     v.log = [this](const std::string& line) { log(line); };
     journal::recovered r = journal::recover(*dir_, v);
+    if (prefix_.empty()) {
+        // A new directory (or one whose store-id was removed): after the journal was judged,
+        // so a refusal leaves the directory as found.
+        prefix_ = random_etag_prefix();
+        dir_->remove("store-id.tmp");
+        {
+            std::unique_ptr<journal::file> f = dir_->create("store-id.tmp");
+            f->write_at(0, prefix_ + "\n");
+            f->sync_data();
+        }
+        dir_->rename("store-id.tmp", "store-id");
+        dir_->sync();
+    }
     applied_seq_ = r.next_seq;
     last_snapshot_bytes_.store(r.snapshot_bytes);
     next_id_ = committed_.next_id();
