@@ -268,8 +268,8 @@ bool keep_aside(directory& dir, const std::string& name, std::string_view bytes,
         }
         dir.remove(tmp);
         if (visit.log) {
-            visit.log("journal: no room to keep the torn tail aside in " + name + " (" +
-                      e.what() + "); it is cut without a copy");
+            visit.log("journal: no room to keep the torn tail aside in " + name + " (" + e.what() +
+                      "); it is cut without a copy");
         }
         return false;
     }
@@ -277,11 +277,11 @@ bool keep_aside(directory& dir, const std::string& name, std::string_view bytes,
 
 /// The last segment's fate, decided before anything changes.
 struct last_segment_plan {
-    std::string name;          ///< empty: no segment
-    bool remove = false;       ///< no record in it
-    std::uint64_t cut_at = 0;  ///< just past its last record
-    bool trim = false;         ///< the file goes on past cut_at: truncate it there
-    std::string torn;          ///< the non-zero bytes after cut_at, kept aside first
+    std::string name;         ///< empty: no segment
+    bool remove = false;      ///< no record in it
+    std::uint64_t cut_at = 0; ///< just past its last record
+    bool trim = false;        ///< the file goes on past cut_at: truncate it there
+    std::string torn;         ///< the non-zero bytes after cut_at, kept aside first
 };
 
 } // namespace

@@ -52,8 +52,16 @@ std::string request(std::string_view method, std::string_view target, std::strin
 std::vector<std::string> durable_args(const std::string& dir) {
     // Small segments and snapshots every 64 KiB of journal: the kills land in rotations and
     // in snapshots too, not only in appends.
-    return {"--data-dir", dir, "--threads", "2", "--access-log", "off", "--journal-segment-bytes",
-            "262144", "--snapshot-after-bytes", "65536"};
+    return {"--data-dir",
+            dir,
+            "--threads",
+            "2",
+            "--access-log",
+            "off",
+            "--journal-segment-bytes",
+            "262144",
+            "--snapshot-after-bytes",
+            "65536"};
 }
 
 /// Every item, read with GET /data (one page of up to 1000).

@@ -246,8 +246,7 @@ bool durable_store::current(std::uint64_t id, std::string* json, std::uint64_t& 
     return true;
 }
 
-void durable_store::answer(std::unique_lock<std::mutex>& lock, item_result r,
-                           item_callback& done) {
+void durable_store::answer(std::unique_lock<std::mutex>& lock, item_result r, item_callback& done) {
     if (overlay_.contains(r.id)) {
         entry e;
         e.id = r.id;

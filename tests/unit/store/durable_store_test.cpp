@@ -7,11 +7,11 @@
 
 #include <condition_variable>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
-#include <nlohmann/json.hpp>
-#include <thread>
 #include <set>
+#include <thread>
 
 #include "journal/log.hpp"
 #include "store/durable/durable_store.hpp"
@@ -322,52 +322,52 @@ TEST(durable_crash, what_recovery_after_a_kill_accepts_survives_a_later_power_cu
     // it, or a later power cut leaves a hole before the next life's acknowledged writes.
     // Segments of 64 bytes are sized to each batch exactly: nothing to trim at recovery.
     for (const std::uint64_t segment : {std::uint64_t{4096}, std::uint64_t{64}}) {
-    durable_options o = small();
-    o.segment_bytes = segment;
-    std::uint64_t total = 0;
-    {
-        auto d = std::make_shared<hs::test::sim_disk>();
-        auto s = open_on(d, o);
-        workload w;
-        w.run(*s);
-        s->close();
-        total = d->operations();
-    }
-    for (std::uint64_t n = 1; n <= total; ++n) {
-        auto d = std::make_shared<hs::test::sim_disk>();
-        workload w;
+        durable_options o = small();
+        o.segment_bytes = segment;
+        std::uint64_t total = 0;
         {
+            auto d = std::make_shared<hs::test::sim_disk>();
             auto s = open_on(d, o);
-            d->fail_at(d->operations() + n, 0);
+            workload w;
             w.run(*s);
             s->close();
+            total = d->operations();
         }
-        auto killed = d->after_kill();
-        model expect;
-        {
-            auto s = open_on(killed, o);
-            expect = contents(*s);
-            const item_result c =
-                wait_for<item_result>([&](item_callback cb) { s->create("", std::move(cb)); });
-            ASSERT_EQ(c.what, st::ok);
-            expect[c.id] = c.json;
-            s->close();
-        }
-        for (std::uint64_t seed = 0; seed < 3; ++seed) {
-            std::unique_ptr<durable_store> s;
-            try {
-                s = open_on(killed->after_crash(n * 100 + seed), o);
-            } catch (const std::exception& e) {
-                FAIL() << segment << "-byte segments, kill at operation " << n
-                       << ", then power cut " << seed << ": refused: " << e.what();
+        for (std::uint64_t n = 1; n <= total; ++n) {
+            auto d = std::make_shared<hs::test::sim_disk>();
+            workload w;
+            {
+                auto s = open_on(d, o);
+                d->fail_at(d->operations() + n, 0);
+                w.run(*s);
+                s->close();
             }
-            EXPECT_EQ(contents(*s), expect) << segment << "-byte segments, kill at operation "
-                                            << n << ", then power cut " << seed;
+            auto killed = d->after_kill();
+            model expect;
+            {
+                auto s = open_on(killed, o);
+                expect = contents(*s);
+                const item_result c =
+                    wait_for<item_result>([&](item_callback cb) { s->create("", std::move(cb)); });
+                ASSERT_EQ(c.what, st::ok);
+                expect[c.id] = c.json;
+                s->close();
+            }
+            for (std::uint64_t seed = 0; seed < 3; ++seed) {
+                std::unique_ptr<durable_store> s;
+                try {
+                    s = open_on(killed->after_crash(n * 100 + seed), o);
+                } catch (const std::exception& e) {
+                    FAIL() << segment << "-byte segments, kill at operation " << n
+                           << ", then power cut " << seed << ": refused: " << e.what();
+                }
+                EXPECT_EQ(contents(*s), expect) << segment << "-byte segments, kill at operation "
+                                                << n << ", then power cut " << seed;
+            }
+            if (HasFailure()) {
+                return;
+            }
         }
-        if (HasFailure()) {
-            return;
-        }
-    }
     }
 }
 
@@ -513,8 +513,8 @@ TEST(durable_crash, a_crash_at_every_operation_of_recovery_then_recovery_again_a
                 }
                 auto again = open_on(img->after_crash(seed + k));
                 EXPECT_EQ(contents(*again), clean)
-                    << "workload crash " << n << " image " << seed << ", recovery crash at "
-                    << k << " of " << recovery_ops;
+                    << "workload crash " << n << " image " << seed << ", recovery crash at " << k
+                    << " of " << recovery_ops;
                 if (HasFailure()) {
                     return;
                 }
