@@ -17,6 +17,7 @@
 #include "log/async_sink.hpp"
 #include "store/durable/durable_store.hpp"
 #include "store/memory_store.hpp"
+#include "store/postgres/pg_store.hpp"
 
 namespace {
 
@@ -46,6 +47,11 @@ int main(int argc, char** argv) {
     int port = 8080;
     std::string data_dir;
     hs::store::durable_options durable;
+    hs::store::pg_options pg;
+    double database_timeout = 5;
+    if (const char* env = std::getenv("DATABASE_URL"); env != nullptr) {
+        pg.url = env;
+    }
     if (const char* env = std::getenv("PORT"); env != nullptr && *env != '\0') {
         const std::string_view text(env);
         const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
@@ -129,6 +135,20 @@ int main(int argc, char** argv) {
                    "compacts it (at least the size of the last snapshot)")
         ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40))
         ->capture_default_str();
+    cli.add_option("--database-url", pg.url,
+                   "keep the items in PostgreSQL (a libpq URI, also DATABASE_URL): several "
+                   "instances can share them");
+    cli.add_option("--database-timeout", database_timeout,
+                   "seconds to connect, or to wait for the database's answer, before 503")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    cli.add_option("--database-connections", pg.connections_per_worker,
+                   "PostgreSQL connections per worker thread (each commits in turn)")
+        ->check(CLI::Range(1u, 64u))
+        ->capture_default_str();
+    cli.add_option("--database-schema", pg.schema,
+                   "the PostgreSQL schema of the tables (created if missing)")
+        ->capture_default_str();
     try {
         cli.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -142,6 +162,10 @@ int main(int argc, char** argv) {
                      "http_server: --max-body-bytes must not exceed %zu with --data-dir (one item "
                      "is one journal record)\n",
                      max_durable_body);
+        return 2;
+    }
+    if (!data_dir.empty() && !pg.url.empty()) {
+        std::fprintf(stderr, "http_server: --data-dir and --database-url exclude each other\n");
         return 2;
     }
     opts.port = static_cast<std::uint16_t>(port);
@@ -171,7 +195,26 @@ int main(int argc, char** argv) {
         // durable or failed, every completion run) while the server's workers still exist.
         std::unique_ptr<hs::store::document_store> store;
         hs::store::durable_store* journaled = nullptr;
-        if (data_dir.empty()) {
+        hs::store::pg_store* database = nullptr;
+        if (!pg.url.empty()) {
+            pg.timeout = seconds(database_timeout);
+            pg.log = [](const std::string& line) {
+                hs::log::write_if_room(STDERR_FILENO, "http_server: " + line + "\n");
+            };
+            const unsigned workers =
+                opts.threads != 0 ? opts.threads : std::max(1u, std::thread::hardware_concurrency());
+            try {
+                auto p = std::make_unique<hs::store::pg_store>(pg, workers);
+                database = p.get();
+                store = std::move(p);
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "http_server: --database-url: %s\n", e.what());
+                return 2;
+            }
+            // Each worker drives its own connections from its own loop.
+            opts.on_worker_start = [database](hs::worker_context& w) { database->attach(w); };
+            opts.on_worker_stop = [database](hs::worker_context& w) { database->detach(w); };
+        } else if (data_dir.empty()) {
             store = std::make_unique<hs::store::memory_store>();
         } else {
             durable.log = [](const std::string& line) {
@@ -203,6 +246,22 @@ int main(int argc, char** argv) {
         hs::log::write_if_room(STDERR_FILENO, sig == SIGINT ? "http_server: SIGINT, draining\n"
                                                             : "http_server: SIGTERM, draining\n");
         srv.stop();
+        if (database != nullptr) {
+            const hs::store::pg_stats st = database->stats();
+            std::fprintf(stderr,
+                         "http_server: PostgreSQL store: %llu operations, %llu queries in %llu "
+                         "flushes (%.1f per flush, largest %llu), %llu connections made, %llu "
+                         "lost or refused\n",
+                         static_cast<unsigned long long>(st.operations),
+                         static_cast<unsigned long long>(st.queries),
+                         static_cast<unsigned long long>(st.flushes),
+                         st.flushes > 0
+                             ? static_cast<double>(st.queries) / static_cast<double>(st.flushes)
+                             : 0.0,
+                         static_cast<unsigned long long>(st.max_batch),
+                         static_cast<unsigned long long>(st.connects),
+                         static_cast<unsigned long long>(st.failures));
+        }
         if (journaled != nullptr) {
             journaled->close();
             const hs::store::durable_stats st = journaled->stats();

@@ -19,6 +19,11 @@
 #include "store/durable/durable_store.hpp"
 #include "store/memory_store.hpp"
 #include "support/sim_directory.hpp"
+#ifdef HS_CONFORMANCE_POSTGRES
+#include "hs/loop.hpp"
+#include "store/postgres/pg_store.hpp"
+#include "support/pg_cluster.hpp"
+#endif
 
 namespace hs::store {
 namespace {
@@ -72,6 +77,80 @@ template <> struct store_factory<durable_on_real_disk> {
         return std::make_unique<durable_in_temp_dir>(tmpl);
     }
 };
+
+#ifdef HS_CONFORMANCE_POSTGRES
+/// The PostgreSQL store in a schema of its own on the pg fixture's cluster, with two workers
+/// (two loops, two connections each): the suite's threads are not workers, so their
+/// operations are handed to the loops, round robin.
+struct postgres_store {};
+class pg_on_two_loops final : public document_store {
+public:
+    pg_on_two_loops() : store_(options(), 2) {
+        for (unsigned i = 0; i < 2; ++i) {
+            workers_[i].thread = std::thread([this, i] {
+                worker& w = workers_[i];
+                worker_context ctx{w.loop, i, nullptr};
+                store_.attach(ctx);
+                w.attached.store(true);
+                w.loop.run();
+                store_.detach(ctx);
+            });
+        }
+        for (auto& w : workers_) {
+            while (!w.attached.load()) {
+                std::this_thread::yield();
+            }
+        }
+        // Ready when a first operation got an answer from the database.
+        for (int i = 0; i < 200 && store_.etag_prefix().empty(); ++i) {
+            std::this_thread::sleep_for(20ms);
+        }
+        if (store_.etag_prefix().empty()) {
+            throw std::runtime_error("the PostgreSQL store did not connect");
+        }
+    }
+    ~pg_on_two_loops() override {
+        for (auto& w : workers_) {
+            w.loop.stop();
+            w.thread.join();
+        }
+    }
+    void create(std::string m, item_callback d) override { store_.create(std::move(m), std::move(d)); }
+    void get(std::uint64_t id, item_callback d) override { store_.get(id, std::move(d)); }
+    void list(std::uint64_t a, std::size_t l, std::size_t b, list_callback d) override {
+        store_.list(a, l, b, std::move(d));
+    }
+    void replace(std::uint64_t id, std::string m, precondition p, item_callback d) override {
+        store_.replace(id, std::move(m), std::move(p), std::move(d));
+    }
+    void modify(std::uint64_t id, member_edit e, precondition p, item_callback d) override {
+        store_.modify(id, std::move(e), std::move(p), std::move(d));
+    }
+    void remove(std::uint64_t id, precondition p, item_callback d) override {
+        store_.remove(id, std::move(p), std::move(d));
+    }
+    std::string_view etag_prefix() const noexcept override { return store_.etag_prefix(); }
+
+private:
+    static pg_options options() {
+        pg_options o;
+        o.url = hs::test::pg_cluster::shared().url();
+        o.schema = hs::test::pg_cluster::fresh_schema();
+        o.log = [](const std::string& line) { std::fprintf(stderr, "pg_store: %s\n", line.c_str()); };
+        return o;
+    }
+    struct worker {
+        net::loop loop;
+        std::thread thread;
+        std::atomic<bool> attached{false};
+    };
+    pg_store store_;
+    worker workers_[2];
+};
+template <> struct store_factory<postgres_store> {
+    static std::unique_ptr<document_store> make() { return std::make_unique<pg_on_two_loops>(); }
+};
+#endif
 
 /// Waits for an operation's completion, whichever thread it comes from.
 template <class R> class waiter {
@@ -149,7 +228,11 @@ protected:
     }
 };
 
+#ifdef HS_CONFORMANCE_POSTGRES
+using store_types = ::testing::Types<postgres_store>;
+#else
 using store_types = ::testing::Types<memory_store, durable_on_sim_disk, durable_on_real_disk>;
+#endif
 TYPED_TEST_SUITE(store_conformance, store_types);
 
 using st = item_result::status;
