@@ -2,8 +2,11 @@
 # Installs the Debian packages the build, the tests and the fuzzers need, if any is missing.
 set -euo pipefail
 packages=(g++ cmake ninja-build pkg-config libgtest-dev libgmock-dev libbenchmark-dev
-          rapidjson-dev libcli11-dev libpq-dev nlohmann-json3-dev libsimdjson-dev clang libclang-rt-14-dev curl)
-if [[ "${1:-}" == "--bench" ]]; then
+          rapidjson-dev libcli11-dev libpq-dev nlohmann-json3-dev libsimdjson-dev clang libclang-rt-14-dev curl
+          postgresql nginx-light python3)
+if [[ "${1:-}" == "--cluster" ]]; then
+    packages=(postgresql nginx-light python3)
+elif [[ "${1:-}" == "--bench" ]]; then
     packages+=(wrk nginx-light gnuplot-nox util-linux redis-server redis-tools)
 fi
 missing=()
