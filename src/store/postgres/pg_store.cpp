@@ -147,14 +147,13 @@ item_result not_found(std::uint64_t id) {
     return r;
 }
 
-/// Races a compare-and-write may lose before it gives up (each loss is another writer's win).
-constexpr int max_attempts = 64;
 
 } // namespace
 
 /// One worker's connections, on its loop.
 struct pg_store::session {
     net::loop& loop;
+    std::int64_t timeout_ms = 0; ///< a write that keeps losing races gives up after this
     std::vector<std::unique_ptr<pg::pipeline>> conns;
     bool open = true;
     std::uint64_t operations = 0;
@@ -229,7 +228,7 @@ void pg_store::attach(worker_context& w) {
         throw std::logic_error("pg_store: worker index past max_workers");
     }
     slot& sl = slots_[w.index];
-    sl.s = std::make_unique<session>(session{w.loop, {}});
+    sl.s = std::make_unique<session>(session{w.loop, o_.timeout.count(), {}});
     for (unsigned i = 0; i < o_.connections_per_worker; ++i) {
         sl.s->conns.push_back(std::make_unique<pg::pipeline>(w.loop, pipe_));
         sl.s->conns.back()->start();
@@ -444,7 +443,15 @@ struct pg_store::write_state {
     precondition pre;
     std::string members; ///< replace: the new members; modify: the edit's last result
     member_edit edit;    ///< modify only
-    int attempts = 0;
+    std::int64_t deadline_ms = -1; ///< set by the first attempt
+    std::uint64_t attempts = 0;
+
+    /// Another attempt after a lost race? Each loss is another writer's win, so the writers
+    /// as a whole progress; one that keeps losing gives up (503) at the store's timeout.
+    bool again(const session& s) {
+        ++attempts;
+        return s.open && s.loop.now_ms() < deadline_ms;
+    }
 };
 
 void pg_store::replace(std::uint64_t id, std::string members, precondition pre,
@@ -487,6 +494,9 @@ void pg_store::conditional_write(int stmt, std::shared_ptr<write_state> st, sess
     if (!s.open) {
         return; // ~op answers
     }
+    if (st->deadline_ms < 0) {
+        st->deadline_ms = s.loop.now_ms() + s.timeout_ms;
+    }
     const std::string key = std::to_string(st->id);
     const precondition_params p(st->pre);
     // remove has no $2: a NULL the statement ignores keeps the precondition at $3..$6.
@@ -514,7 +524,7 @@ void pg_store::conditional_write(int stmt, std::shared_ptr<write_state> st, sess
                         } else {
                             // The precondition held on the version this statement's snapshot
                             // saw, yet the row had moved on: another write came first. Again.
-                            if (++st->attempts < max_attempts) {
+                            if (st->again(s)) {
                                 conditional_write(stmt, std::move(st), s);
                             }
                             return;
@@ -544,6 +554,9 @@ void pg_store::modify(std::uint64_t id, member_edit edit, precondition pre, item
 void pg_store::edit_attempt(std::shared_ptr<write_state> st, session& s) {
     if (!s.open) {
         return;
+    }
+    if (st->deadline_ms < 0) {
+        st->deadline_ms = s.loop.now_ms() + s.timeout_ms;
     }
     // Read, edit here, then write only if the version read is still current; a lost race
     // reads again.
@@ -576,7 +589,7 @@ void pg_store::edit_attempt(std::shared_ptr<write_state> st, session& s) {
                                     return;
                                 }
                                 if (PQntuples(w.rows.get()) == 0) {
-                                    if (++st->attempts < max_attempts) {
+                                    if (st->again(s)) {
                                         edit_attempt(st, s);
                                     }
                                     return;
