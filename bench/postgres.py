@@ -117,6 +117,7 @@ def main():
             stop(f)
             print(f"round {r + 1}: pgbench {res['pgbench'][-1]['rps']:.0f} tps, ours "
                   f"{res['ours'][-1]['rps']:.0f}/s (p99 {res['ours'][-1]['p99_ms']} ms, "
+                  f"server CPU {res['ours'][-1]['cpu_us']:.1f} us/request, "
                   f"non-2xx {res['ours'][-1]['non2xx']}), fastify {res['fastify'][-1]['rps']:.0f}/s "
                   f"(p99 {res['fastify'][-1]['p99_ms']} ms, non-2xx {res['fastify'][-1]['non2xx']})",
                   flush=True)
@@ -129,7 +130,9 @@ def main():
         print(f"| data mix vs Fastify + pg (Pool 16) | {med['ours']:,.0f} | {med['fastify']:,.0f} | "
               f"{med['ours'] / med['fastify']:.2f}x | >= 3x |")
         print(f"| p99 vs Fastify | {p99['ours']} ms | {p99['fastify']} ms | | lower |")
-        print("\nour counters (last round):", counters[-1])
+        cpu = statistics.median(x["cpu_us"] for x in res["ours"])
+        print(f"\nour server's CPU per request: {cpu:.1f} us (the rest of CPU 0 is PostgreSQL's)")
+        print("our counters (last round):", counters[-1])
     finally:
         subprocess.run(["bash", os.path.join(ROOT, "scripts", "pg.sh"), "destroy", pgdir])
 
