@@ -3,8 +3,9 @@
 #   balancer.sh start DIR PORT...   writes DIR/nginx.conf, starts nginx in the background on a
 #                                   free port (printed) spreading requests over 127.0.0.1:PORT...
 #   balancer.sh stop DIR            stops it (by the PID it wrote)
-# Upstream keep-alive; a failed instance is skipped for 2 s; only idempotent requests are retried
-# on another instance (nginx never resends a POST or PATCH whose outcome it does not know).
+# Upstream keep-alive; an instance that refuses or times out is skipped for 2 s, and the request
+# is retried on another only if it is idempotent (nginx never resends a POST or PATCH). A 503 is
+# passed on, not retried: the instances share one database, and one 503 must not mark them down.
 set -euo pipefail
 cmd=${1:?usage: balancer.sh start DIR PORT... | stop DIR}
 dir=${2:?usage: balancer.sh $cmd DIR}
@@ -46,7 +47,7 @@ $servers        keepalive 32;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host \$host;
-            proxy_next_upstream error timeout http_503;
+            proxy_next_upstream error timeout;
             proxy_next_upstream_tries 2;
             proxy_connect_timeout 1s;
             proxy_buffering off;

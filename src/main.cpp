@@ -201,8 +201,9 @@ int main(int argc, char** argv) {
             pg.log = [](const std::string& line) {
                 hs::log::write_if_room(STDERR_FILENO, "http_server: " + line + "\n");
             };
-            const unsigned workers =
-                opts.threads != 0 ? opts.threads : std::max(1u, std::thread::hardware_concurrency());
+            const unsigned workers = opts.threads != 0
+                                         ? opts.threads
+                                         : std::max(1u, std::thread::hardware_concurrency());
             try {
                 auto p = std::make_unique<hs::store::pg_store>(pg, workers);
                 database = p.get();

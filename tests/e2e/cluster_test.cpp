@@ -49,10 +49,9 @@ protected:
         std::string tmpl = (std::filesystem::temp_directory_path() / "hs-lb-XXXXXX").string();
         ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
         lb_dir_ = tmpl;
-        const std::string port =
-            run_script(std::string("bash ") + HS_SCRIPTS_DIR + "/balancer.sh start " + lb_dir_ +
-                       " " + std::to_string(instances_[0]->port()) + " " +
-                       std::to_string(instances_[1]->port()));
+        const std::string port = run_script(
+            std::string("bash ") + HS_SCRIPTS_DIR + "/balancer.sh start " + lb_dir_ + " " +
+            std::to_string(instances_[0]->port()) + " " + std::to_string(instances_[1]->port()));
         lb_port_ = static_cast<std::uint16_t>(std::stoi(port));
         // Both instances connected to the database: a read through each answers.
         for (auto& s : instances_) {
@@ -91,8 +90,9 @@ public:
                                       const std::string& headers = "") {
         std::string raw = method + " " + path + " HTTP/1.1\r\nHost: cluster\r\n" + headers;
         if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
-            raw += "Content-Type: application/json\r\nContent-Length: " +
-                   std::to_string(body.size()) + "\r\n";
+            raw +=
+                "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                "\r\n";
         }
         raw += "\r\n" + body;
         for (int attempt = 0; attempt < 2; ++attempt) {
@@ -172,8 +172,8 @@ TEST_F(cluster, eight_clients_of_mixed_conditional_writes_lose_no_update_through
                         }
                     }
                 } else if (kind < 9 || mine.empty()) {
-                    const std::string body = "{\"t\":" + std::to_string(t) + ",\"i\":" +
-                                             std::to_string(i) + "}";
+                    const std::string body =
+                        "{\"t\":" + std::to_string(t) + ",\"i\":" + std::to_string(i) + "}";
                     const auto r = s.call("POST", "/data", body);
                     if (!r || r->status != 201) {
                         ++failures;
@@ -255,8 +255,8 @@ TEST_F(cluster, with_one_instance_killed_clients_keep_being_served_by_the_other)
             for (int i = 0; !stop.load(); ++i) {
                 const bool write = i % 3 == 0;
                 const auto r = write ? s.call("POST", "/data",
-                                              "{\"t\":" + std::to_string(t) + ",\"i\":" +
-                                                  std::to_string(i) + "}")
+                                              "{\"t\":" + std::to_string(t) +
+                                                  ",\"i\":" + std::to_string(i) + "}")
                                      : s.call("GET", "/");
                 const bool good = r && (r->status == 201 || r->status == 200);
                 if (good && write) {
@@ -297,12 +297,12 @@ namespace {
 
 TEST(database_down, requests_that_need_it_get_503_with_retry_after_in_bounded_time) {
     // Port 1: nothing listens there, the database is down from the start.
-    server_process s({"--database-url", "postgresql://hs@127.0.0.1:1/hs", "--database-timeout",
-                      "1"});
-    for (const char* raw : {"POST /data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                            "Content-Length: 7\r\n\r\n{\"a\":1}",
-                            "GET /data/1 HTTP/1.1\r\nHost: x\r\n\r\n",
-                            "GET /data HTTP/1.1\r\nHost: x\r\n\r\n"}) {
+    server_process s(
+        {"--database-url", "postgresql://hs@127.0.0.1:1/hs", "--database-timeout", "1"});
+    for (const char* raw :
+         {"POST /data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+          "Content-Length: 7\r\n\r\n{\"a\":1}",
+          "GET /data/1 HTTP/1.1\r\nHost: x\r\n\r\n", "GET /data HTTP/1.1\r\nHost: x\r\n\r\n"}) {
         const auto began = std::chrono::steady_clock::now();
         const auto r = request_once(s.port(), raw);
         ASSERT_TRUE(r) << raw;

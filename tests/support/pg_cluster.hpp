@@ -22,7 +22,8 @@ public:
     static pg_cluster shared() {
         const char* dir = std::getenv("HS_PG_DIR");
         if (dir == nullptr || *dir == '\0') {
-            throw std::runtime_error("HS_PG_DIR is not set: run the PostgreSQL tests through ctest");
+            throw std::runtime_error(
+                "HS_PG_DIR is not set: run the PostgreSQL tests through ctest");
         }
         return pg_cluster(dir, false);
     }

@@ -36,8 +36,15 @@ std::string replace_all(std::string text, const std::string& schema) {
 
 /// Creates the tables the first time, under an advisory lock so that instances starting
 /// together do not race; later schema versions add their steps here.
-std::string setup_sql(const std::string& schema) {
-    return replace_all(R"sql(
+std::string setup_sql(const std::string& schema, std::int64_t timeout_ms) {
+    // READ COMMITTED whatever the database's default: the compare-and-write statements rely on
+    // its recheck of the newest row version. The server gives up on a statement a little
+    // before this side's deadline, so a stuck one is cancelled rather than left running.
+    const std::int64_t statement_ms = std::max<std::int64_t>(timeout_ms - 200, timeout_ms / 2);
+    return "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED;\n"
+           "SET statement_timeout = " +
+           std::to_string(std::max<std::int64_t>(statement_ms, 1)) + ";\n" +
+           replace_all(R"sql(
 BEGIN;
 SELECT pg_advisory_xact_lock(1752394241);
 CREATE SCHEMA IF NOT EXISTS {s};
@@ -74,16 +81,16 @@ std::vector<pg::statement> statements(const std::string& schema) {
     // Keyset paging: $2 is the page's length + 1 (the extra row says "more"); an item's text
     // length is computed as make_item() builds it, so the byte budget ($3) is cut here, and
     // past the cut only ids come back.
-    s[s_list] = {replace_all(
-                     "SELECT id, version, CASE WHEN n < $2 AND before < $3 THEN members END "
-                     "FROM (SELECT id, version, members, row_number() OVER w AS n, "
-                     "coalesce(sum(octet_length(members) + length(id::text) + "
-                     "CASE WHEN members = '' THEN 7 ELSE 8 END) OVER (w ROWS BETWEEN "
-                     "UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before "
-                     "FROM {s}.items WHERE id > $1 WINDOW w AS (ORDER BY id) ORDER BY id "
-                     "LIMIT $2) page ORDER BY id",
-                     schema),
-                 3};
+    s[s_list] = {
+        replace_all("SELECT id, version, CASE WHEN n < $2 AND before < $3 THEN members END "
+                    "FROM (SELECT id, version, members, row_number() OVER w AS n, "
+                    "coalesce(sum(octet_length(members) + length(id::text) + "
+                    "CASE WHEN members = '' THEN 7 ELSE 8 END) OVER (w ROWS BETWEEN "
+                    "UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before "
+                    "FROM {s}.items WHERE id > $1 WINDOW w AS (ORDER BY id) ORDER BY id "
+                    "LIMIT $2) page ORDER BY id",
+                    schema),
+        3};
     // Compare-and-write in one statement: the precondition is checked on the row being
     // written (rechecked on the newest version if another transaction got there first). The
     // second column is the version this statement's snapshot saw, to tell a missing item or a
@@ -147,7 +154,6 @@ item_result not_found(std::uint64_t id) {
     return r;
 }
 
-
 } // namespace
 
 /// One worker's connections, on its loop.
@@ -183,7 +189,7 @@ pg_store::pg_store(pg_options o, unsigned max_workers)
         throw std::invalid_argument("connections per worker must be 1..64");
     }
     pipe_.conninfo = o_.url;
-    pipe_.setup_sql = setup_sql(o_.schema);
+    pipe_.setup_sql = setup_sql(o_.schema, o_.timeout.count());
     pipe_.statements = statements(o_.schema);
     pipe_.timeout_ms = o_.timeout.count();
     pipe_.max_queue = o_.max_queue;
@@ -279,7 +285,7 @@ void add(pg_stats& total, const pg_stats& part) {
 
 template <class F> void pg_store::on_session(F&& f) {
     net::loop* here = net::loop::current();
-    std::vector<unsigned> attached;
+    std::vector<std::pair<unsigned, net::loop*>> attached;
     for (unsigned i = 0; i < capacity_; ++i) {
         net::loop* l = slots_[i].loop.load(std::memory_order_acquire);
         if (l != nullptr && l == here) {
@@ -288,7 +294,7 @@ template <class F> void pg_store::on_session(F&& f) {
             return;
         }
         if (l != nullptr) {
-            attached.push_back(i);
+            attached.emplace_back(i, l);
         }
     }
     if (attached.empty()) {
@@ -297,10 +303,12 @@ template <class F> void pg_store::on_session(F&& f) {
     }
     // Not a worker: the operation runs on one, round robin. If that loop is gone the task is
     // destroyed unrun, and the op it carries fails in its destructor.
-    const unsigned i = attached[next_foreign_.fetch_add(1, std::memory_order_relaxed) %
-                                attached.size()];
+    // (A caller that is not a worker must not race the server's stop: the loop it picked
+    // may be going away.)
+    const auto [i, l] =
+        attached[next_foreign_.fetch_add(1, std::memory_order_relaxed) % attached.size()];
     slot& sl = slots_[i];
-    sl.loop.load(std::memory_order_acquire)->post([&sl, f = std::forward<F>(f)]() mutable {
+    l->post([&sl, f = std::forward<F>(f)]() mutable {
         f(sl.s != nullptr && sl.s->open ? sl.s.get() : nullptr);
     });
 }
@@ -427,11 +435,23 @@ void pg_store::list(std::uint64_t after, std::size_t limit, std::size_t max_byte
 namespace {
 
 /// The text parameters of a precondition ($3..$6).
+/// Versions past bigint's range are never current: left out (a bigint[] would refuse them).
+std::vector<std::uint64_t> in_range(const std::vector<std::uint64_t>& versions) {
+    std::vector<std::uint64_t> out;
+    for (const std::uint64_t v : versions) {
+        if (!beyond_bigint(v)) {
+            out.push_back(v);
+        }
+    }
+    return out;
+}
+
 struct precondition_params {
     std::string any, versions, fail_if_exists, not_versions;
     explicit precondition_params(const precondition& p)
-        : any(p.any_version ? "t" : "f"), versions(array_text(p.versions)),
-          fail_if_exists(p.fail_if_exists ? "t" : "f"), not_versions(array_text(p.not_versions)) {}
+        : any(p.any_version ? "t" : "f"), versions(array_text(in_range(p.versions))),
+          fail_if_exists(p.fail_if_exists ? "t" : "f"),
+          not_versions(array_text(in_range(p.not_versions))) {}
 };
 
 } // namespace
@@ -441,8 +461,8 @@ struct pg_store::write_state {
     std::shared_ptr<op> o;
     std::uint64_t id = 0;
     precondition pre;
-    std::string members; ///< replace: the new members; modify: the edit's last result
-    member_edit edit;    ///< modify only
+    std::string members;           ///< replace: the new members; modify: the edit's last result
+    member_edit edit;              ///< modify only
     std::int64_t deadline_ms = -1; ///< set by the first attempt
     std::uint64_t attempts = 0;
 
@@ -456,6 +476,12 @@ struct pg_store::write_state {
 
 void pg_store::replace(std::uint64_t id, std::string members, precondition pre,
                        item_callback done) {
+    if (!prefix_set_.load(std::memory_order_acquire)) {
+        // No connection has read the store id yet, so the caller read its If-Match and
+        // If-None-Match against an empty prefix: they cannot be judged. 503 until then.
+        done(unavailable(id));
+        return;
+    }
     if (beyond_bigint(id)) {
         done(not_found(id));
         return;
@@ -474,6 +500,12 @@ void pg_store::replace(std::uint64_t id, std::string members, precondition pre,
 }
 
 void pg_store::remove(std::uint64_t id, precondition pre, item_callback done) {
+    if (!prefix_set_.load(std::memory_order_acquire)) {
+        // No connection has read the store id yet, so the caller read its If-Match and
+        // If-None-Match against an empty prefix: they cannot be judged. 503 until then.
+        done(unavailable(id));
+        return;
+    }
     if (beyond_bigint(id)) {
         done(not_found(id));
         return;
@@ -534,6 +566,12 @@ void pg_store::conditional_write(int stmt, std::shared_ptr<write_state> st, sess
 }
 
 void pg_store::modify(std::uint64_t id, member_edit edit, precondition pre, item_callback done) {
+    if (!prefix_set_.load(std::memory_order_acquire)) {
+        // No connection has read the store id yet, so the caller read its If-Match and
+        // If-None-Match against an empty prefix: they cannot be judged. 503 until then.
+        done(unavailable(id));
+        return;
+    }
     if (beyond_bigint(id)) {
         done(not_found(id));
         return;
@@ -583,23 +621,22 @@ void pg_store::edit_attempt(std::shared_ptr<write_state> st, session& s) {
             st->members = std::move(*next);
             const std::string k = std::to_string(st->id);
             const std::string v = std::to_string(seen);
-            s.pick().submit(s_cas, {k.c_str(), st->members.c_str(), v.c_str()},
-                            [st, &s](reply w) {
-                                if (w.what != reply::status::ok) {
-                                    return;
-                                }
-                                if (PQntuples(w.rows.get()) == 0) {
-                                    if (st->again(s)) {
-                                        edit_attempt(st, s);
-                                    }
-                                    return;
-                                }
-                                item_result ok;
-                                ok.id = st->id;
-                                ok.version = to_u64(w.rows.get(), 0, 0);
-                                ok.json = make_item(st->id, st->members);
-                                st->o->answer(std::move(ok));
-                            });
+            s.pick().submit(s_cas, {k.c_str(), st->members.c_str(), v.c_str()}, [st, &s](reply w) {
+                if (w.what != reply::status::ok) {
+                    return;
+                }
+                if (PQntuples(w.rows.get()) == 0) {
+                    if (st->again(s)) {
+                        edit_attempt(st, s);
+                    }
+                    return;
+                }
+                item_result ok;
+                ok.id = st->id;
+                ok.version = to_u64(w.rows.get(), 0, 0);
+                ok.json = make_item(st->id, st->members);
+                st->o->answer(std::move(ok));
+            });
             return;
         }
         st->o->answer(std::move(out));

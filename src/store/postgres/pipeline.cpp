@@ -129,6 +129,11 @@ void pipeline::finish_writing() {
         return;
     }
     watch(r == 1 ? EPOLLIN | EPOLLOUT : EPOLLIN);
+    // A flush that found the socket full reads what the server sent meanwhile into libpq's
+    // buffer, where epoll cannot see it: handle it now, not at the next readiness.
+    if (r == 1 && (state_ == state::ready || state_ == state::preparing)) {
+        read_results();
+    }
 }
 
 void pipeline::on_io(std::uint32_t events) {
@@ -277,12 +282,12 @@ void pipeline::flush() {
                 values[k] = q.null[k] ? nullptr : q.values[k].c_str();
             }
             const std::string name = std::to_string(q.stmt);
-            ok = PQsendQueryPrepared(conn_, name.c_str(), s.params, values.data(), nullptr,
-                                     nullptr, 0) != 0;
+            ok = PQsendQueryPrepared(conn_, name.c_str(), s.params, values.data(), nullptr, nullptr,
+                                     0) != 0;
         }
         // One Sync per query: its own transaction, its own error.
         ok = ok && PQpipelineSync(conn_) != 0;
-        batch += q.prepare < 0 ? 1 : 0; // the connection's own Prepares are not counted
+        batch += q.prepare < 0 ? 1 : 0;     // the connection's own Prepares are not counted
         in_flight_.push_back(std::move(q)); // q is gone from here on
         queued_.pop_front();
         if (!ok) {
@@ -323,7 +328,12 @@ void pipeline::read_results() {
         query& front = in_flight_.front();
         const ExecStatusType st = PQresultStatus(r.get());
         if (st != PGRES_PIPELINE_SYNC) {
-            if (!front.got_result) {
+            // The statement's result, unless an error follows it: a commit that fails (a
+            // serialization failure, a deferred constraint) reports its error after the
+            // statement's own OK, before the Sync. The error wins.
+            const bool error =
+                st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_PIPELINE_ABORTED;
+            if (!front.got_result || error) {
                 front.got_result = true;
                 front.result = std::move(r);
             }
@@ -379,8 +389,7 @@ void pipeline::arm_timer() {
 
 void pipeline::on_timer() {
     const std::int64_t now = loop_.now_ms();
-    if (state_ == state::connecting || state_ == state::setting_up ||
-        state_ == state::preparing) {
+    if (state_ == state::connecting || state_ == state::setting_up || state_ == state::preparing) {
         if (now >= phase_deadline_ms_ && state_ != state::preparing) {
             fail("cannot connect: no answer within the timeout");
             return;
@@ -443,13 +452,14 @@ void pipeline::fail(const std::string& why) {
     if (closed_) {
         return;
     }
-    backoff_ms_ = backoff_ms_ == 0 ? o_.backoff_min_ms : std::min(o_.backoff_max_ms, backoff_ms_ * 2);
+    backoff_ms_ =
+        backoff_ms_ == 0 ? o_.backoff_min_ms : std::min(o_.backoff_max_ms, backoff_ms_ * 2);
     // Jitter (xorshift): instances and workers that lost the database together spread out.
     rand_ ^= rand_ << 13;
     rand_ ^= rand_ >> 7;
     rand_ ^= rand_ << 17;
-    const std::int64_t jitter = static_cast<std::int64_t>(rand_ % static_cast<std::uint64_t>(
-                                                              backoff_ms_ / 4 + 1));
+    const std::int64_t jitter =
+        static_cast<std::int64_t>(rand_ % static_cast<std::uint64_t>(backoff_ms_ / 4 + 1));
     loop_.schedule(retry_, std::chrono::milliseconds(backoff_ms_ + jitter));
 }
 

@@ -49,13 +49,13 @@ struct statement {
 };
 
 struct pipeline_options {
-    std::string conninfo;                     ///< a libpq connection string or URI
-    std::string setup_sql;                    ///< run once per connection before preparing
-    std::vector<statement> statements;        ///< prepared on every connection
-    std::int64_t timeout_ms = 5000;           ///< connect, setup and every query's deadline
-    std::size_t max_queue = 1024;             ///< queued + in flight; past it, refused at once
-    std::int64_t backoff_min_ms = 50;         ///< first reconnection delay (doubles per failure)
-    std::int64_t backoff_max_ms = 2000;       ///< the longest one
+    std::string conninfo;               ///< a libpq connection string or URI
+    std::string setup_sql;              ///< run once per connection before preparing
+    std::vector<statement> statements;  ///< prepared on every connection
+    std::int64_t timeout_ms = 5000;     ///< connect, setup and every query's deadline
+    std::size_t max_queue = 1024;       ///< queued + in flight; past it, refused at once
+    std::int64_t backoff_min_ms = 50;   ///< first reconnection delay (doubles per failure)
+    std::int64_t backoff_max_ms = 2000; ///< the longest one
     /// Sees the setup script's last result; a non-empty answer is an error that fails the
     /// connection (for instance a schema newer than this server).
     std::function<std::string(const PGresult&)> check_setup;
@@ -66,8 +66,8 @@ struct pipeline_options {
 
 /// Counters, read by the owner's thread.
 struct pipeline_stats {
-    std::uint64_t queries = 0;  ///< sent
-    std::uint64_t flushes = 0;  ///< batches handed to the socket (one per loop iteration)
+    std::uint64_t queries = 0; ///< sent
+    std::uint64_t flushes = 0; ///< batches handed to the socket (one per loop iteration)
     std::uint64_t max_batch = 0;
     std::uint64_t connects = 0; ///< connections that reached ready
     std::uint64_t failures = 0; ///< connections lost or refused
@@ -108,7 +108,7 @@ private:
         std::array<bool, max_params> null{};
         std::int64_t deadline_ms = 0;
         callback done;
-        result_ptr result;  ///< the statement's result, kept until its Sync arrives
+        result_ptr result; ///< the statement's result, kept until its Sync arrives
         bool got_result = false;
     };
 
@@ -141,13 +141,13 @@ private:
     bool flush_scheduled_ = false;
     std::deque<query> queued_;    ///< not sent yet
     std::deque<query> in_flight_; ///< sent, oldest first
-    std::string setup_error_; ///< the setup script's first error
-    result_ptr setup_last_;   ///< its last result with rows
+    std::string setup_error_;     ///< the setup script's first error
+    result_ptr setup_last_;       ///< its last result with rows
     std::int64_t backoff_ms_ = 0;
     std::int64_t phase_deadline_ms_ = 0; ///< connect/setup deadline
     std::uint64_t rand_ = 0x9e3779b97f4a7c15u;
-    net::timer timer_;   ///< deadlines
-    net::timer retry_;   ///< reconnection
+    net::timer timer_; ///< deadlines
+    net::timer retry_; ///< reconnection
     pipeline_stats stats_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true); ///< for deferred tasks
 };

@@ -115,7 +115,9 @@ public:
             w.thread.join();
         }
     }
-    void create(std::string m, item_callback d) override { store_.create(std::move(m), std::move(d)); }
+    void create(std::string m, item_callback d) override {
+        store_.create(std::move(m), std::move(d));
+    }
     void get(std::uint64_t id, item_callback d) override { store_.get(id, std::move(d)); }
     void list(std::uint64_t a, std::size_t l, std::size_t b, list_callback d) override {
         store_.list(a, l, b, std::move(d));
@@ -136,7 +138,9 @@ private:
         pg_options o;
         o.url = hs::test::pg_cluster::shared().url();
         o.schema = hs::test::pg_cluster::fresh_schema();
-        o.log = [](const std::string& line) { std::fprintf(stderr, "pg_store: %s\n", line.c_str()); };
+        o.log = [](const std::string& line) {
+            std::fprintf(stderr, "pg_store: %s\n", line.c_str());
+        };
         return o;
     }
     struct worker {

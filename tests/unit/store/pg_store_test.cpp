@@ -114,6 +114,27 @@ TEST(pg_pipeline, one_querys_error_aborts_no_other_and_a_batch_leaves_in_one_flu
     t.run([&] { p.close(); });
 }
 
+TEST(pg_pipeline, an_error_at_commit_wins_over_the_statements_ok) {
+    // A deferred unique constraint fails at COMMIT, which the Sync runs: the INSERT itself
+    // said OK first. Answering that OK would acknowledge a write that was rolled back.
+    auto o = pipeline_opts({{"INSERT INTO d VALUES ($1::int), ($1::int)", 1}, {"SELECT 1", 0}});
+    o.setup_sql = "CREATE TEMP TABLE d (x int UNIQUE DEFERRABLE INITIALLY DEFERRED)";
+    loop_thread t;
+    pg::pipeline p(t.loop(), o);
+    t.run([&] { p.start(); });
+    ASSERT_TRUE(wait_ready(t, p));
+    replies r;
+    t.run([&] {
+        p.submit(0, {"1"}, r.slot(0));
+        p.submit(1, {}, r.slot(1));
+    });
+    ASSERT_TRUE(r.wait(2));
+    EXPECT_EQ(r.got[0].what, pg::reply::status::error);
+    EXPECT_EQ(r.got[0].sqlstate, "23505");
+    EXPECT_EQ(r.got[1].what, pg::reply::status::ok);
+    t.run([&] { p.close(); });
+}
+
 TEST(pg_pipeline, past_its_queue_bound_a_query_is_refused_at_once) {
     auto o = pipeline_opts({{"SELECT $1::int", 1}});
     o.max_queue = 3;
@@ -227,6 +248,24 @@ TEST(pg_store, keeps_the_item_text_exactly_and_ids_past_bigint_are_not_found) {
     EXPECT_EQ(s.get(std::uint64_t{1} << 63).what, st::not_found);
 }
 
+TEST(pg_store, versions_past_bigint_in_a_precondition_never_match_and_fail_nothing) {
+    one_worker_store s(store_opts(pg_cluster::shared().url()));
+    ASSERT_TRUE(s.wait_serving());
+    const item_result c = s.create(R"("a":1)");
+    ASSERT_EQ(c.what, st::ok);
+    precondition huge;
+    huge.any_version = false;
+    huge.versions = {UINT64_MAX, std::uint64_t{1} << 63};
+    std::promise<item_result> w;
+    s->replace(c.id, R"("a":2)", huge, [&](item_result r) { w.set_value(std::move(r)); });
+    EXPECT_EQ(w.get_future().get().what, st::precondition_failed); // 412, not 503
+    precondition not_huge;
+    not_huge.not_versions = {UINT64_MAX};
+    std::promise<item_result> d;
+    s->remove(c.id, not_huge, [&](item_result r) { d.set_value(std::move(r)); });
+    EXPECT_EQ(d.get_future().get().what, st::ok);
+}
+
 TEST(pg_store, the_database_down_at_start_gives_503_in_bounded_time_then_recovers) {
     auto cluster = pg_cluster::private_cluster();
     cluster->stop();
@@ -253,7 +292,8 @@ struct create_load {
         for (int t = 0; t < threads; ++t) {
             ts.emplace_back([this, &s, t] {
                 for (int i = 0; !stop.load(); ++i) {
-                    const std::string m = "\"t\":" + std::to_string(t) + ",\"i\":" + std::to_string(i);
+                    const std::string m =
+                        "\"t\":" + std::to_string(t) + ",\"i\":" + std::to_string(i);
                     const item_result r = s.create(m);
                     if (r.what == st::ok) {
                         std::lock_guard lock(mu);
@@ -299,7 +339,8 @@ TEST(pg_store, terminated_backends_fail_what_was_in_flight_and_the_store_recover
     for (int i = 0; i < 3; ++i) {
         pg_cluster::shared().psql(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
-            "application_name = '" + app + "'");
+            "application_name = '" +
+            app + "'");
         std::this_thread::sleep_for(300ms);
     }
     load.finish();
