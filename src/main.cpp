@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "app/probes.hpp"
 #include "app/routes.hpp"
 #include "hs/server.hpp"
 #include "journal/log.hpp"
@@ -36,6 +37,22 @@ std::chrono::milliseconds seconds(double s) {
     return std::chrono::milliseconds(s > 0 && ms == 0 ? 1 : ms);
 }
 
+/// Waits for SIGINT or SIGTERM (returned); SIGUSR1 meanwhile reopens the access log.
+int wait_for_stop(const sigset_t& signals, hs::log::async_sink* sink) {
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&signals, &sig) != 0) {
+            continue;
+        }
+        if (sig != SIGUSR1) {
+            return sig;
+        }
+        if (sink != nullptr) {
+            sink->reopen();
+        }
+    }
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -44,6 +61,7 @@ int main(int argc, char** argv) {
     std::string access_log = "-";
     std::string log_format = "combined";
     double header_timeout = 10, idle_timeout = 60, shutdown_timeout = 10, handler_timeout = 30;
+    double shutdown_delay = 0;
     int port = 8080;
     std::string data_dir;
     hs::store::durable_options durable;
@@ -116,6 +134,11 @@ int main(int argc, char** argv) {
                    "seconds to finish in-flight requests after SIGINT/SIGTERM")
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
+    cli.add_option("--shutdown-delay", shutdown_delay,
+                   "seconds to keep serving after SIGTERM with /readyz failing, so a load "
+                   "balancer stops sending first; a second signal exits at once")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
     cli.add_option("--access-log", access_log,
                    "access log file, '-' for standard output, 'off' for none")
         ->capture_default_str();
@@ -177,10 +200,12 @@ int main(int argc, char** argv) {
         log_format == "json" ? hs::access_log_format::json : hs::access_log_format::combined;
 
     // Signals are taken by sigwait() on this thread only: block them before any thread starts.
+    // SIGUSR1 reopens the access log (logrotate); SIGINT and SIGTERM stop.
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
@@ -237,15 +262,37 @@ int main(int argc, char** argv) {
         hs::router routes;
         api.max_item_bytes = opts.limits.max_body_bytes;
         hs::app::register_api(routes, *store, api);
+        auto ready = std::make_shared<hs::app::readiness>();
+        hs::app::register_probes(routes, *store, ready);
         hs::server srv(opts, std::move(routes));
         srv.start();
+        ready->set_started();
         std::fprintf(stderr, "http_server listening on http://%s:%u/\n", opts.host.c_str(),
                      static_cast<unsigned>(srv.port()));
-        int sig = 0;
-        sigwait(&stop_signals, &sig);
+        const int sig = wait_for_stop(stop_signals, sink.get());
+        ready->set_draining(); // /readyz fails from now on
         // Standard error may be a full pipe (2>&1 into a reader that stopped): never wait on it.
         hs::log::write_if_room(STDERR_FILENO, sig == SIGINT ? "http_server: SIGINT, draining\n"
                                                             : "http_server: SIGTERM, draining\n");
+        // A second stop signal exits at once, whatever is in progress, until main is done
+        // (acknowledged writes are durable already). The sink outlives the thread: it may
+        // still reopen the log while the drain runs.
+        auto finished = std::make_shared<std::atomic<bool>>(false);
+        std::thread([stop_signals, sink, finished]() mutable {
+            wait_for_stop(stop_signals, sink.get());
+            if (!finished->load()) {
+                hs::log::write_if_room(STDERR_FILENO,
+                                       "http_server: second signal, exiting at once\n");
+                std::_Exit(1);
+            }
+        }).detach();
+        if (sig == SIGTERM && shutdown_delay > 0) {
+            // Still serving and accepting, every response with `Connection: close`: the
+            // balancer sees /readyz fail and moves away. (SIGINT, a person at a terminal, does
+            // not wait.)
+            srv.begin_drain();
+            std::this_thread::sleep_for(seconds(shutdown_delay));
+        }
         srv.stop();
         if (database != nullptr) {
             const hs::store::pg_stats st = database->stats();
@@ -277,6 +324,7 @@ int main(int argc, char** argv) {
                          static_cast<unsigned long long>(st.max_batch),
                          static_cast<unsigned long long>(st.snapshots));
         }
+        finished->store(true);
         if (sink) {
             // stop() flushed what it could by the deadline: what is left waits on an output
             // that is not being read, and is counted and reported instead of holding the exit.
@@ -284,6 +332,9 @@ int main(int argc, char** argv) {
         }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "http_server: %s\n", e.what());
+        if (sink) {
+            sink->close(std::chrono::steady_clock::now() + std::chrono::milliseconds(100));
+        }
         return 1;
     }
     return 0;

@@ -51,6 +51,11 @@ public:
     /// The bound port (useful with port 0). Valid after start().
     std::uint16_t port() const noexcept;
 
+    /// Before stop(), from any thread: every response from now on says `Connection: close`,
+    /// while the listeners keep accepting, so the pooled connections of a load balancer wind
+    /// down during a shutdown delay instead of being closed under it by stop().
+    void begin_drain() noexcept;
+
     /// Stops accepting, lets in-flight requests (and outstanding asynchronous answers) finish,
     /// closes idle connections, and waits for the workers to exit (at most shutdown_timeout,
     /// then connections are closed). Thread-safe and idempotent; returns after the workers have

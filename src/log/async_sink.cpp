@@ -34,7 +34,40 @@ std::shared_ptr<async_sink> async_sink::open(const std::string& path, std::size_
     if (fd < 0) {
         throw std::system_error(errno, std::generic_category(), "cannot open access log " + path);
     }
-    return std::make_shared<async_sink>(fd, true, max_pending);
+    auto sink = std::make_shared<async_sink>(fd, true, max_pending);
+    std::lock_guard lock(sink->mu_);
+    sink->path_ = path;
+    return sink;
+}
+
+void async_sink::reopen_file() {
+    std::string path;
+    {
+        std::lock_guard lock(mu_);
+        path = path_;
+    }
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        report("http_server: access log: cannot reopen " + path + ": " + std::strerror(errno) +
+               "; still writing to the old file\n");
+        return;
+    }
+    ::close(fd_);
+    fd_ = fd;
+    out_fd_ = fd;
+    reported_error_ = false; // a new file: its errors are news
+    reopens_.fetch_add(1);
+}
+
+void async_sink::reopen() {
+    {
+        std::lock_guard lock(mu_);
+        if (stop_ || path_.empty() || kind_ != kind::file) {
+            return; // standard output, a pipe, a socket: nothing to reopen
+        }
+        reopen_requested_ = true;
+    }
+    wake_writer_.notify_one();
 }
 
 async_sink::async_sink(int fd, bool owns_fd, std::size_t max_pending, int report_fd)
@@ -133,7 +166,11 @@ void async_sink::run() {
     std::vector<std::string> batch;
     std::unique_lock lock(mu_);
     for (;;) {
-        wake_writer_.wait(lock, [&] { return !pending_.empty() || stop_; });
+        wake_writer_.wait(lock, [&] { return !pending_.empty() || stop_ || reopen_requested_; });
+        // A reopen asked for now happens after this batch: those lines go to the old file,
+        // the next batches to the new one.
+        const bool reopen_after = reopen_requested_;
+        reopen_requested_ = false;
         if (pending_.empty() && stop_) {
             return;
         }
@@ -143,6 +180,9 @@ void async_sink::run() {
         const bool ok = write_all(batch);
         const std::size_t n = batch.size();
         batch.clear();
+        if (reopen_after) {
+            reopen_file();
+        }
         // Report drops now and then, from this thread (never from a worker's loop).
         const auto now = std::chrono::steady_clock::now();
         const std::uint64_t dropped = dropped_lines_.load();

@@ -53,6 +53,15 @@ public:
     /// are counted as dropped and reported. Idempotent.
     void close(std::chrono::steady_clock::time_point deadline);
 
+    /// Opens the file again by its path (SIGUSR1, after logrotate renamed it): the writer
+    /// finishes the batch it has in hand on the old file, then writes to the new one, so no
+    /// line is lost, duplicated or split between the two. From any thread; a no-op for
+    /// standard output or a descriptor. If the path cannot be opened, the old file is kept and
+    /// the error reported.
+    void reopen();
+    /// Reopens done so far (for tests).
+    std::uint64_t reopens() const noexcept { return reopens_.load(); }
+
     /// Lines dropped so far (over the bound, or unwritten at close).
     std::uint64_t dropped_lines() const noexcept { return dropped_lines_.load(); }
 
@@ -65,6 +74,8 @@ private:
     /// Waits until the output can take bytes; false once the close deadline has passed.
     bool wait_writable();
     void report(const std::string& text) noexcept;
+    /// On the writer thread: opens path_ again and writes to it from now on.
+    void reopen_file();
     void count_dropped(const std::string& lines) noexcept;
 
     int fd_;
@@ -84,6 +95,9 @@ private:
     std::uint64_t failed_ = 0;    ///< batches given up on (output error or close deadline)
     bool stop_ = false;
     bool closed_ = false;
+    bool reopen_requested_ = false;
+    std::string path_; ///< the file's path when opened by path (reopen() uses it)
+    std::atomic<std::uint64_t> reopens_{0};
     std::atomic<std::int64_t> give_up_at_ns_{INT64_MAX}; ///< steady clock; writer gives up past it
     std::atomic<std::uint64_t> dropped_lines_{0};
     std::uint64_t reported_lines_ = 0;

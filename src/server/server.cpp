@@ -156,6 +156,12 @@ void server::start() {
     }
 }
 
+void server::begin_drain() noexcept {
+    for (auto& w : impl_->workers) {
+        w->wind_down();
+    }
+}
+
 void server::stop() {
     impl& s = *impl_;
     std::lock_guard lock(s.stop_mu);

@@ -58,8 +58,12 @@ public:
     /// Shutdown was asked for (maybe not yet seen by the loop): responses say `Connection:
     /// close` from now on.
     bool stopping() const noexcept {
-        return draining_ || shutdown_requested_.load(std::memory_order_relaxed);
+        return draining_ || shutdown_requested_.load(std::memory_order_relaxed) ||
+               winding_down_.load(std::memory_order_relaxed);
     }
+    /// From any thread: responses say `Connection: close` from now on, while the listener
+    /// still accepts (a balancer's pooled connections wind down before the drain).
+    void wind_down() noexcept { winding_down_.store(true, std::memory_order_relaxed); }
     net::loop& loop() noexcept { return loop_; }
     worker_context& context() noexcept { return context_; }
     std::string_view date() noexcept;
@@ -148,6 +152,7 @@ private:
     std::vector<connection*> resuming_; ///< the ones being resumed (capacity kept)
 
     std::atomic<bool> shutdown_requested_{false};
+    std::atomic<bool> winding_down_{false};
     std::atomic<std::int64_t> shutdown_deadline_{0};
     bool draining_ = false;
 };

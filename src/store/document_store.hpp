@@ -118,6 +118,9 @@ public:
     /// Tells this store's versions apart from any other store's (or an earlier life of this
     /// one) in ETags: a fresh memory store picks a random one.
     virtual std::string_view etag_prefix() const noexcept = 0;
+    /// Whether the store can serve now (for a readiness probe; any thread): false while a
+    /// database is unreachable, or after a journal's sync failed.
+    virtual bool available() const noexcept { return true; }
 };
 
 /// Builds the stored text of an item.

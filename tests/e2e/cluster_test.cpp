@@ -36,6 +36,12 @@ std::string run_script(const std::string& line) {
     return out;
 }
 
+/// The data API answers (the database is connected): a read that is not a 503.
+bool serves_data(std::uint16_t port) {
+    const auto r = request_once(port, "GET /data/1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    return r && r->status != 503;
+}
+
 /// Two instances on a fresh schema of the shared cluster, and nginx in front of them.
 class cluster : public ::testing::Test {
 protected:
@@ -67,8 +73,7 @@ protected:
     }
     static bool wait_serving(std::uint16_t port) {
         for (int i = 0; i < 200; ++i) {
-            const auto r = request_once(port, "GET /data/1 HTTP/1.1\r\nHost: x\r\n\r\n");
-            if (r && r->status != 503) {
+            if (serves_data(port)) {
                 return true;
             }
             std::this_thread::sleep_for(25ms);
@@ -312,6 +317,104 @@ TEST(database_down, requests_that_need_it_get_503_with_retry_after_in_bounded_ti
         EXPECT_LT(std::chrono::steady_clock::now() - began, 2500ms);
     }
     EXPECT_TRUE(serves(s.port())); // what needs no database still works
+    const auto ready = request_once(s.port(), "GET /readyz?verbose HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(ready);
+    EXPECT_EQ(ready->status, 503);
+    EXPECT_NE(ready->body.find("[-]store failed"), std::string::npos) << ready->body;
+    EXPECT_EQ(request_once(s.port(), "GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")->status, 200);
+}
+
+} // namespace
+} // namespace hs::test
+
+namespace hs::test {
+namespace {
+
+/// POSTs from \p n clients until stopped, straight to one instance: every 201 is kept, and a
+/// request that got no answer at all within 10 s counts as hanging.
+struct http_load {
+    std::atomic<bool> stop{false};
+    std::mutex mu;
+    std::map<std::uint64_t, std::string> acked;
+    std::atomic<int> unavailable{0}, other{0}, hanging{0};
+    std::vector<std::thread> ts;
+    http_load(std::uint16_t port, int n) {
+        for (int t = 0; t < n; ++t) {
+            ts.emplace_back([this, port, t] {
+                session s(port);
+                for (int i = 0; !stop.load(); ++i) {
+                    const auto r =
+                        s.call("POST", "/data",
+                               "{\"t\":" + std::to_string(t) + ",\"i\":" + std::to_string(i) + "}");
+                    if (!r) {
+                        ++hanging;
+                    } else if (r->status == 201) {
+                        std::lock_guard lock(mu);
+                        acked[std::stoull(r->header("Location")->substr(6))] = r->body;
+                    } else if (r->status == 503 && r->header("Retry-After")) {
+                        ++unavailable;
+                        std::this_thread::sleep_for(5ms);
+                    } else {
+                        ++other;
+                    }
+                }
+            });
+        }
+    }
+    void finish() {
+        stop = true;
+        for (auto& t : ts) {
+            t.join();
+        }
+    }
+};
+
+TEST(database_faults, restarted_and_terminated_mid_load_503s_during_then_full_recovery) {
+    auto pg = pg_cluster::private_cluster();
+    const std::string app = "hs_e2e_" + std::to_string(::getpid());
+    server_process srv({"--database-url", pg->url() + "?application_name=" + app,
+                        "--database-timeout", "2", "-t", "2"});
+    for (int i = 0; i < 200 && !serves_data(srv.port()); ++i) {
+        std::this_thread::sleep_for(25ms);
+    }
+    http_load load(srv.port(), 4);
+    std::this_thread::sleep_for(400ms);
+    pg->psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+             "application_name = '" +
+             app + "'");
+    std::this_thread::sleep_for(400ms);
+    pg->restart();
+    std::this_thread::sleep_for(400ms);
+    pg->kill();
+    std::this_thread::sleep_for(300ms);
+    pg->start();
+    // Recovered by itself: /readyz says so within the backoff's reach, then writes go on.
+    const auto until = std::chrono::steady_clock::now() + 15s;
+    while (std::chrono::steady_clock::now() < until) {
+        const auto r = request_once(srv.port(), "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n");
+        if (r && r->status == 200) {
+            break;
+        }
+        std::this_thread::sleep_for(50ms);
+    }
+    const std::size_t at_recovery = [&] {
+        std::lock_guard lock(load.mu);
+        return load.acked.size();
+    }();
+    std::this_thread::sleep_for(1000ms);
+    load.finish();
+    EXPECT_EQ(load.hanging.load(), 0) << "a request got no answer";
+    EXPECT_EQ(load.other.load(), 0);
+    EXPECT_GT(load.unavailable.load(), 0) << "the faults were never seen";
+    EXPECT_GT(load.acked.size(), at_recovery + 10) << "the server did not recover by itself";
+    EXPECT_EQ(request_once(srv.port(), "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")->status, 200);
+    session s(srv.port());
+    for (const auto& [id, json] : load.acked) {
+        const auto g = s.call("GET", "/data/" + std::to_string(id));
+        ASSERT_TRUE(g && g->status == 200) << "acknowledged item " << id << " lost";
+        EXPECT_EQ(g->body, json);
+    }
+    EXPECT_EQ(srv.stop(), 0);
 }
 
 } // namespace

@@ -83,6 +83,7 @@ public:
     void snapshot();
     /// False once a write error stopped the store for writes (503 from then on).
     bool writable() const noexcept { return !failed_.load(std::memory_order_acquire); }
+    bool available() const noexcept override { return writable(); }
     durable_stats stats() const;
     std::size_t size() const;
 

@@ -71,6 +71,7 @@ public:
 
     /// True when some worker has a connection ready (for a readiness probe; any thread).
     bool ready() const noexcept { return ready_connections_.load(std::memory_order_relaxed) > 0; }
+    bool available() const noexcept override { return ready() && !etag_prefix().empty(); }
     /// Summed over the workers: a running one's are read on its loop (posted), a detached one's
     /// were kept when it detached. From a thread that is not a worker's.
     pg_stats stats();
