@@ -37,6 +37,29 @@ std::chrono::milliseconds seconds(double s) {
     return std::chrono::milliseconds(s > 0 && ms == 0 ? 1 : ms);
 }
 
+/// True when the environment variable \p name is set and not empty.
+bool in_environment(const char* name) {
+    const char* v = std::getenv(name);
+    return v != nullptr && *v != '\0';
+}
+
+/// The TOML reader of --config, with the precedence of API.md: flags > environment > file >
+/// defaults. CLI11 would let the file win over the environment (it reads the file first and
+/// skips the environment for what the file set), so a key whose environment variable is set
+/// is dropped from the file here.
+class config_under_environment final : public CLI::ConfigBase {
+public:
+    std::vector<CLI::ConfigItem> from_config(std::istream& in) const override {
+        std::vector<CLI::ConfigItem> read = CLI::ConfigBase::from_config(in);
+        std::erase_if(read, [](const CLI::ConfigItem& item) {
+            return item.parents.empty() &&
+                   ((item.name == "port" && in_environment("PORT")) ||
+                    (item.name == "database-url" && in_environment("DATABASE_URL")));
+        });
+        return read;
+    }
+};
+
 /// Waits for SIGINT or SIGTERM (returned); SIGUSR1 meanwhile reopens the access log.
 int wait_for_stop(const sigset_t& signals, hs::log::async_sink* sink) {
     for (;;) {
@@ -67,9 +90,6 @@ int main(int argc, char** argv) {
     hs::store::durable_options durable;
     hs::store::pg_options pg;
     double database_timeout = 5;
-    if (const char* env = std::getenv("DATABASE_URL"); env != nullptr) {
-        pg.url = env;
-    }
     if (const char* env = std::getenv("PORT"); env != nullptr && *env != '\0') {
         const std::string_view text(env);
         const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
@@ -160,7 +180,8 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     cli.add_option("--database-url", pg.url,
                    "keep the items in PostgreSQL (a libpq URI, also DATABASE_URL): several "
-                   "instances can share them");
+                   "instances can share them")
+        ->envname("DATABASE_URL");
     cli.add_option("--database-timeout", database_timeout,
                    "seconds to connect, or to wait for the database's answer, before 503")
         ->check(CLI::PositiveNumber)
@@ -172,6 +193,12 @@ int main(int argc, char** argv) {
     cli.add_option("--database-schema", pg.schema,
                    "the PostgreSQL schema of the tables (created if missing)")
         ->capture_default_str();
+    cli.set_config("--config", "",
+                   "read options from this TOML file (key = long flag name without '--'); "
+                   "flags and the environment override it")
+        ->check(CLI::ExistingFile);
+    cli.config_formatter(std::make_shared<config_under_environment>());
+    cli.allow_config_extras(CLI::config_extras_mode::error); // an unknown key exits 2
     try {
         cli.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
