@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(g++ cmake ninja-build pkg-config libgtest-dev libgmock-dev libbenchmark-dev
           rapidjson-dev libcli11-dev libpq-dev nlohmann-json3-dev libsimdjson-dev clang libclang-rt-14-dev curl
-          postgresql nginx-light python3)
+          postgresql nginx-light python3 systemd)
 if [[ "${1:-}" == "--cluster" ]]; then
     packages=(postgresql nginx-light python3)
 elif [[ "${1:-}" == "--bench" ]]; then

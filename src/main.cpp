@@ -19,6 +19,7 @@
 #include "store/durable/durable_store.hpp"
 #include "store/memory_store.hpp"
 #include "store/postgres/pg_store.hpp"
+#include "systemd/notify.hpp"
 
 namespace {
 
@@ -236,6 +237,11 @@ int main(int argc, char** argv) {
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
+    // Under systemd: a socket it opened for us (socket activation), its notification socket
+    // and its watchdog. Without them, all three are off.
+    opts.listen_fd = hs::systemd::activated_listener();
+    const std::optional<hs::systemd::notifier> notify = hs::systemd::notifier::from_environment();
+    const std::optional<std::chrono::microseconds> watchdog = hs::systemd::watchdog_interval();
 
     std::shared_ptr<hs::log::async_sink> sink;
     try {
@@ -296,7 +302,44 @@ int main(int argc, char** argv) {
         ready->set_started();
         std::fprintf(stderr, "http_server listening on http://%s:%u/\n", opts.host.c_str(),
                      static_cast<unsigned>(srv.port()));
+        if (notify) {
+            notify->send("READY=1\nSTATUS=serving on port " + std::to_string(srv.port()) +
+                         "\nMAINPID=" + std::to_string(::getpid()));
+        }
+        // The watchdog is fed only while every worker's loop answers (a stuck loop stops the
+        // pings and systemd restarts the service); during the drain it is fed regardless.
+        std::atomic<bool> stopping{false}, watchdog_done{false};
+        std::thread feeder;
+        struct joiner { // whatever way this block is left, the feeder stops first
+            std::atomic<bool>& done;
+            std::thread& t;
+            ~joiner() {
+                done = true;
+                if (t.joinable()) {
+                    t.join();
+                }
+            }
+        } feeder_guard{watchdog_done, feeder};
+        if (notify && watchdog) {
+            feeder = std::thread([&] {
+                const auto interval =
+                    std::chrono::duration_cast<std::chrono::milliseconds>(*watchdog);
+                while (!watchdog_done.load()) {
+                    const auto next = std::chrono::steady_clock::now() + interval;
+                    if (stopping.load() || srv.responsive(interval)) {
+                        notify->send("WATCHDOG=1");
+                    }
+                    while (!watchdog_done.load() && std::chrono::steady_clock::now() < next) {
+                        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                    }
+                }
+            });
+        }
         const int sig = wait_for_stop(stop_signals, sink.get());
+        stopping = true;
+        if (notify) {
+            notify->send("STOPPING=1");
+        }
         ready->set_draining(); // /readyz fails from now on
         // Standard error may be a full pipe (2>&1 into a reader that stopped): never wait on it.
         hs::log::write_if_room(STDERR_FILENO, sig == SIGINT ? "http_server: SIGINT, draining\n"

@@ -22,6 +22,9 @@ struct server_options {
     /// fails with "address in use". true: one SO_REUSEPORT listener per worker (the kernel
     /// spreads connections; other processes of the same user may join the port).
     bool reuse_port = false;
+    /// >= 0: a listening socket to serve instead of binding host:port (socket activation: the
+    /// server takes it over and closes it at the end; reuse_port does not apply).
+    int listen_fd = -1;
     hs::limits limits;
     std::chrono::milliseconds shutdown_timeout{10'000}; ///< drain deadline after stop()
     std::shared_ptr<access_log_sink> access_log;        ///< null: no access log
@@ -55,6 +58,10 @@ public:
     /// while the listeners keep accepting, so the pooled connections of a load balancer wind
     /// down during a shutdown delay instead of being closed under it by stop().
     void begin_drain() noexcept;
+
+    /// From any thread but a worker's: true when every worker's loop ran a posted task within
+    /// \p timeout (a watchdog's proof of life: no loop is stuck).
+    bool responsive(std::chrono::milliseconds timeout);
 
     /// Stops accepting, lets in-flight requests (and outstanding asynchronous answers) finish,
     /// closes idle connections, and waits for the workers to exit (at most shutdown_timeout,

@@ -1,5 +1,6 @@
 #include "hs/server.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -109,8 +110,24 @@ void server::start() {
     // Without reuse_port: one listener that every worker accepts from (EPOLLEXCLUSIVE), so the
     // port is ours alone. With it: one SO_REUSEPORT listener per worker, no shared accept queue.
     // See docs/DECISIONS.md.
-    const bool per_worker = s.options.reuse_port;
-    s.listeners.push_back(net::open_listener(s.options.host, s.options.port, per_worker));
+    const bool per_worker = s.options.reuse_port && s.options.listen_fd < 0;
+    if (s.options.listen_fd >= 0) {
+        // Handed over (socket activation): ours from now on, non-blocking like our own.
+        net::fd inherited(s.options.listen_fd);
+        s.options.listen_fd = -1;
+        int listening = 0;
+        socklen_t len = sizeof listening;
+        if (::getsockopt(inherited.get(), SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 ||
+            listening == 0) {
+            throw std::invalid_argument("the inherited descriptor is not a listening socket");
+        }
+        const int flags = ::fcntl(inherited.get(), F_GETFL);
+        ::fcntl(inherited.get(), F_SETFL, flags | O_NONBLOCK);
+        ::fcntl(inherited.get(), F_SETFD, FD_CLOEXEC);
+        s.listeners.push_back(std::move(inherited));
+    } else {
+        s.listeners.push_back(net::open_listener(s.options.host, s.options.port, per_worker));
+    }
     s.port = net::local_port(s.listeners.front().get());
     for (unsigned i = 1; per_worker && i < n; ++i) {
         s.listeners.push_back(net::open_listener(s.options.host, s.port, true));
@@ -154,6 +171,28 @@ void server::start() {
         s.stopped = true;
         std::rethrow_exception(failure);
     }
+}
+
+bool server::responsive(std::chrono::milliseconds timeout) {
+    struct pong {
+        std::mutex mu;
+        std::condition_variable cv;
+        std::size_t answered = 0;
+    };
+    auto p = std::make_shared<pong>();
+    std::size_t asked = 0;
+    for (auto& w : impl_->workers) {
+        asked += w->loop().post([p] {
+            std::lock_guard lock(p->mu);
+            ++p->answered;
+            p->cv.notify_all();
+        })
+                     ? 1
+                     : 0;
+    }
+    std::unique_lock lock(p->mu);
+    return p->cv.wait_for(lock, timeout, [&] { return p->answered == asked; }) &&
+           asked == impl_->workers.size();
 }
 
 void server::begin_drain() noexcept {
