@@ -17,10 +17,10 @@ case "$cmd" in
 start)
     server=${HS_SERVER:-$root/build/release/http_server}
     if [[ ! -x "$server" ]]; then
-        (cd "$root" && scripts/deps.sh && cmake --preset release >/dev/null &&
+        (cd "$root" && scripts/deps.sh --server && cmake --preset release >/dev/null &&
             cmake --build --preset release --target http_server >/dev/null)
     fi
-    command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || "$root/scripts/deps.sh" --cluster
+    "$root/scripts/deps.sh" --cluster
     mkdir -p "$dir"
     url=$("$root/scripts/pg.sh" start "$dir/pg")
     ports=()

@@ -3,7 +3,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-scripts/deps.sh
+scripts/deps.sh --server
 cmake --preset release >/dev/null
 cmake --build --preset release --target http_server
 exec build/release/http_server "$@"
