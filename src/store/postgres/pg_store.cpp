@@ -474,22 +474,31 @@ struct pg_store::write_state {
     }
 };
 
-void pg_store::replace(std::uint64_t id, std::string members, precondition pre,
-                       item_callback done) {
+std::shared_ptr<pg_store::write_state> pg_store::begin_write(std::uint64_t id, precondition& pre,
+                                                             item_callback& done) {
     if (!prefix_set_.load(std::memory_order_acquire)) {
         // No connection has read the store id yet, so the caller read its If-Match and
         // If-None-Match against an empty prefix: they cannot be judged. 503 until then.
         done(unavailable(id));
-        return;
+        return nullptr;
     }
     if (beyond_bigint(id)) {
         done(not_found(id));
-        return;
+        return nullptr;
     }
     auto st = std::make_shared<write_state>();
     st->o = std::make_shared<op>(std::move(done), id);
     st->id = id;
     st->pre = std::move(pre);
+    return st;
+}
+
+void pg_store::replace(std::uint64_t id, std::string members, precondition pre,
+                       item_callback done) {
+    auto st = begin_write(id, pre, done);
+    if (st == nullptr) {
+        return;
+    }
     st->members = std::move(members);
     on_session([st](session* s) {
         if (s != nullptr) {
@@ -500,20 +509,10 @@ void pg_store::replace(std::uint64_t id, std::string members, precondition pre,
 }
 
 void pg_store::remove(std::uint64_t id, precondition pre, item_callback done) {
-    if (!prefix_set_.load(std::memory_order_acquire)) {
-        // No connection has read the store id yet, so the caller read its If-Match and
-        // If-None-Match against an empty prefix: they cannot be judged. 503 until then.
-        done(unavailable(id));
+    auto st = begin_write(id, pre, done);
+    if (st == nullptr) {
         return;
     }
-    if (beyond_bigint(id)) {
-        done(not_found(id));
-        return;
-    }
-    auto st = std::make_shared<write_state>();
-    st->o = std::make_shared<op>(std::move(done), id);
-    st->id = id;
-    st->pre = std::move(pre);
     on_session([st](session* s) {
         if (s != nullptr) {
             ++s->operations;
@@ -566,20 +565,10 @@ void pg_store::conditional_write(int stmt, std::shared_ptr<write_state> st, sess
 }
 
 void pg_store::modify(std::uint64_t id, member_edit edit, precondition pre, item_callback done) {
-    if (!prefix_set_.load(std::memory_order_acquire)) {
-        // No connection has read the store id yet, so the caller read its If-Match and
-        // If-None-Match against an empty prefix: they cannot be judged. 503 until then.
-        done(unavailable(id));
+    auto st = begin_write(id, pre, done);
+    if (st == nullptr) {
         return;
     }
-    if (beyond_bigint(id)) {
-        done(not_found(id));
-        return;
-    }
-    auto st = std::make_shared<write_state>();
-    st->o = std::make_shared<op>(std::move(done), id);
-    st->id = id;
-    st->pre = std::move(pre);
     st->edit = std::move(edit);
     on_session([st](session* s) {
         if (s != nullptr) {

@@ -86,6 +86,10 @@ private:
     };
     struct op;
     struct write_state;
+    /// The common start of replace, modify and remove: answers at once (and returns null) when
+    /// the write cannot be judged yet or names an id past bigint; else the state, owning \p done.
+    std::shared_ptr<write_state> begin_write(std::uint64_t id, precondition& pre,
+                                             item_callback& done);
     static void conditional_write(int stmt, std::shared_ptr<write_state> st, session& s);
     static void edit_attempt(std::shared_ptr<write_state> st, session& s);
     static pg_stats session_stats(const session& s);
